@@ -21,8 +21,8 @@ Scores, for N predictions with confidence ``p_i`` and correctness ``y_i`` in {0,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -32,7 +32,9 @@ STRATEGIES = ("uniform", "quantile")
 REDUCTIONS = ("prod", "mean")
 
 
-def _as_arrays(confidences: Sequence[float], correct: Sequence[bool | float]) -> tuple[np.ndarray, np.ndarray]:
+def _as_arrays(
+    confidences: Sequence[float], correct: Sequence[bool | float]
+) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(confidences, dtype=float)
     y = np.asarray(correct, dtype=float)
     if p.ndim != 1 or p.shape != y.shape:
@@ -173,7 +175,9 @@ def answer_confidence(
     if reduce not in REDUCTIONS:
         raise ValueError(f"reduce must be one of {REDUCTIONS}; got {reduce!r}")
     if len(token_ids) != len(logprobs):
-        raise ValueError(f"need one logprob per token; got {len(token_ids)} tokens and {len(logprobs)} logprobs")
+        raise ValueError(
+            f"need one logprob per token; got {len(token_ids)} tokens and {len(logprobs)} logprobs"
+        )
     span = answer_token_span(text, token_ids, tokenizer)
     if span is None:
         return 0.0
@@ -182,7 +186,9 @@ def answer_confidence(
     return float(min(max(value, 0.0), 1.0))
 
 
-def majority_vote(answers: Sequence[str | None], same: Callable[[str, str], bool]) -> tuple[str | None, float]:
+def majority_vote(
+    answers: Sequence[str | None], same: Callable[[str, str], bool]
+) -> tuple[str | None, float]:
     """Self-consistency: the most common answer up to equivalence, and the share of samples that gave it.
 
     Args:

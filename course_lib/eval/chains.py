@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -122,7 +123,9 @@ def embedding_cosine(candidates: Sequence[str], references: Sequence[str], embed
     one empty text against a non-empty one as unrelated (0.0).
     """
     if len(candidates) != len(references):
-        raise ValueError(f"need as many candidates as references; got {len(candidates)} and {len(references)}")
+        raise ValueError(
+            f"need as many candidates as references; got {len(candidates)} and {len(references)}"
+        )
     if not candidates:
         return []
     a = np.asarray(embedder.encode(list(candidates)), dtype=float)  # (N, D)
@@ -150,7 +153,9 @@ def chain_similarity(
         ``{"rouge_l": [...], "step_alignment": [...]}`` plus ``"embedding_cosine"`` when an embedder is given.
     """
     if len(student_chains) != len(teacher_chains):
-        raise ValueError(f"need one teacher chain per student chain; got {len(student_chains)} and {len(teacher_chains)}")
+        raise ValueError(
+            f"need one teacher chain per student chain; got {len(student_chains)} and {len(teacher_chains)}"
+        )
     out = {
         "rouge_l": [rouge_l(s, t) for s, t in zip(student_chains, teacher_chains)],
         "step_alignment": [step_alignment(s, t) for s, t in zip(student_chains, teacher_chains)],

@@ -8,8 +8,8 @@ probability that at least one of ``k`` drawn without replacement is correct.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -126,7 +126,7 @@ def test_answer_confidence_uses_only_answer_tokens():
 
 
 def test_majority_vote_is_equivalence_aware():
-    same = lambda a, b: float(a) == float(b)  # noqa: E731
+    same = lambda a, b: float(a) == float(b)
     assert majority_vote(["0.5", "1", ".50", None], same) == ("0.5", 0.5)
     assert majority_vote([None, None], same) == (None, 0.0)
     assert majority_vote(["3", "4"], same) == ("3", 0.5)
