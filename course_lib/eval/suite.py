@@ -254,7 +254,7 @@ def group_metrics(
     """
     if not records:
         raise ValueError("group_metrics needs at least one record; got none")
-    kw = dict(n_boot=n_boot, seed=seed, n_bins=n_bins)
+    kw = {"n_boot": n_boot, "seed": seed, "n_bins": n_bins}
     has_teacher = records[0].teacher is not None
     out: dict[str, Any] = {
         "n": len(records),
@@ -318,7 +318,7 @@ def summarize(
     none share a source); *drop* = baseline − OOD accuracy. ``by_steps`` (:func:`steps_curve`) covers the
     in-distribution problems and the families in :data:`STEP_FAMILIES`.
     """
-    kw = dict(n_boot=n_boot, seed=seed, n_bins=n_bins)
+    kw = {"n_boot": n_boot, "seed": seed, "n_bins": n_bins}
     ind = [r for r in records if r.split == IN_DISTRIBUTION]
     if not ind:
         raise ValueError("summarize needs in-distribution records; got only OOD splits")
@@ -406,8 +406,10 @@ def format_summary(metrics: dict, config: dict) -> str:
             ]
         )
     parts = [
-        f"Evaluation of {config.get('student', 'student')} against {config.get('teacher', 'no teacher')}"
-        f" (k={k}, temperature={config.get('temperature')})",
+        (
+            f"Evaluation of {config.get('student', 'student')} against {config.get('teacher', 'no teacher')}"
+            f" (k={k}, temperature={config.get('temperature')})"
+        ),
         "",
         "Accuracy (in distribution; 95% bootstrap CI)",
         _table(
@@ -601,7 +603,7 @@ def _ood_sets(ood, problems: Sequence[Problem], seed: int) -> dict[str, list[Pro
     if isinstance(ood, Mapping):
         return {str(f): list(ps) for f, ps in ood.items() if len(ps)}
     if isinstance(ood, str):
-        raise ValueError(
+        raise TypeError(
             f"ood must be a mapping family -> problems or a list of lab task names; got the string {ood!r}"
         )
     from course_lib.data.ood import OOD_FAMILIES, ood_problems

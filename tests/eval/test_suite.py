@@ -73,15 +73,15 @@ def test_end_to_end_on_tiny_random_models(tmp_path):
     problems = make_problems(4) + make_problems(2, domain="logic", source="lab/order", prefix="q")
     ood = {"bigger_numbers": make_problems(3, prefix="big")}
     cache = tmp_path / "gens.json"
-    kw = dict(
-        ood=ood,
-        max_new_tokens=8,
-        batch_size=4,
-        cache_path=cache,
-        embedder=StubEmbedder(),
-        n_boot=200,
-        progress=False,
-    )
+    kw = {
+        "ood": ood,
+        "max_new_tokens": 8,
+        "batch_size": 4,
+        "cache_path": cache,
+        "embedder": StubEmbedder(),
+        "n_boot": 200,
+        "progress": False,
+    }
     report = evaluate_reasoning_quality(student, teacher, problems, **kw)
     assert len(report.records) == 9 and report.splits == ["in_distribution", "bigger_numbers"]
     overall = report.metrics["in_distribution"]["overall"]
