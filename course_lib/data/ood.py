@@ -18,7 +18,8 @@ someone trains with the same knobs; their ids are ``lab/<task>/ood-<family>/<see
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from course_lib.data.schema import Problem
 from course_lib.data.tasks import LAB_TASKS, generate, get_task

@@ -21,7 +21,8 @@ import hashlib
 import json
 import random
 import statistics
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from course_lib.data.schema import Problem
 from course_lib.data.tasks import code, general, logic, math
@@ -183,5 +184,15 @@ def suite_stats(problems: Iterable[Problem]) -> dict[str, dict[str, float]]:
     return stats
 
 
-__all__ = ["LAB_TASKS", "TaskSpec", "Knobs", "get_task", "make_problems", "lab_suite", "generate", "verify",
-           "split_of", "suite_stats"]
+__all__ = [
+    "LAB_TASKS",
+    "Knobs",
+    "TaskSpec",
+    "generate",
+    "get_task",
+    "lab_suite",
+    "make_problems",
+    "split_of",
+    "suite_stats",
+    "verify",
+]

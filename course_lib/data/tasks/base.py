@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 POOLS = ("train", "heldout")
 SPLITS = ("train", "test")

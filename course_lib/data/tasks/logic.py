@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from course_lib.data.tasks.base import (
@@ -33,7 +34,7 @@ def order(rng: random.Random, knobs: Knobs) -> Sample:
     if steps + 1 > len(people):
         raise ValueError(f"order: n_steps={steps} needs {steps + 1} names; the {knobs.pool!r} pool has {len(people)}")
     ranking = rng.sample(people, steps + 1)
-    pairs = list(zip(ranking, ranking[1:]))
+    pairs = list(itertools.pairwise(ranking))
     verb = rng.choice(BEAT.pick(knobs.pool))
     facts = [f"{a} {verb} {b}." for a, b in rng.sample(pairs, len(pairs))]
     question, position = rng.choice(ORDER_QUESTIONS.pick(knobs.pool))
@@ -79,8 +80,8 @@ def deduce(rng: random.Random, knobs: Knobs) -> Sample:
     def rule(template: str, a: str, b: str) -> str:
         return template.format(A=a.capitalize(), a=a, b=b)
 
-    rules = [rule(positive, a, b) for a, b in zip(path[:-2], path[1:-1])]
-    chain = [f"{a}->{b}." for a, b in zip(path[:-2], path[1:-1])]
+    rules = [rule(positive, a, b) for a, b in itertools.pairwise(path)]
+    chain = [f"{a}->{b}." for a, b in itertools.pairwise(path)]
     last, goal = path[-2], path[-1]
     if yes:
         rules += [rule(positive, last, goal), rule(negative, off, goal)]

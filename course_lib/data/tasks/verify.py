@@ -29,9 +29,9 @@ def _same_label(answer: str, gold: str) -> bool:
 
 def passes_tests(code: str, tests: str, setup: str = "", timeout: float = CODE_TIMEOUT_S) -> bool:
     """Run ``setup``, ``code`` then ``tests`` in a fresh Python process; True when it exits cleanly in time."""
-    source = "\n".join([setup, code, tests])
+    source = f"{setup}\n{code}\n{tests}"
     try:
-        result = subprocess.run([sys.executable, "-c", source], capture_output=True, timeout=timeout)
+        result = subprocess.run([sys.executable, "-c", source], capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return False
     return result.returncode == 0
