@@ -143,3 +143,39 @@ def test_lab_suite_passes_only_used_knobs():
     arith = [p for p in suite if p.source == "lab/arith"]
     assert "max_operand" not in dyck[0].metadata["knobs"]
     assert arith[0].metadata["knobs"]["max_operand"] == 999
+
+
+def solve_deduce(prompt: str) -> str:
+    """An independent solver for the train wording of ``deduce``: follow positive rules, then look for a negation."""
+    positive, negative = {}, {}
+    start = re.search(r"(\w+) is an? (\w+)\.", prompt).group(2)
+    goal = re.search(r"Is \w+ an? (\w+)\?", prompt).group(1)
+    for a, neg, b in re.findall(r"([A-Z][a-z]+)s are (not )?([a-z]+)s\.", prompt):
+        (negative if neg else positive)[a.lower()] = b
+    node, seen = start, set()
+    while node not in seen:
+        seen.add(node)
+        if node == goal:
+            return "yes"
+        if negative.get(node) == goal:
+            return "no"
+        node = positive.get(node, node)
+    raise AssertionError(f"unsolvable: {prompt}")
+
+
+def solve_order(prompt: str) -> str:
+    pairs = re.findall(r"([A-Z][a-z]+) beat ([A-Z][a-z]+)\.", prompt)
+    winners, losers = {a for a, _ in pairs}, {b for _, b in pairs}
+    (name,) = (winners - losers) if "won" in prompt else (losers - winners)
+    return re.search(rf"([A-D]):{name}\b", prompt).group(1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), steps=st.integers(1, 6))
+def test_logic_gold_answers_match_an_independent_solver(seed, steps):
+    (d,) = make_problems("deduce", 1, seed=seed, n_steps=steps)
+    assert solve_deduce(d.prompt) == d.answer
+    assert d.prompt.count(" are ") == steps + 1
+    (o,) = make_problems("order", 1, seed=seed, n_steps=steps)
+    assert solve_order(o.prompt) == o.answer
+    assert o.chain.count(">") == steps

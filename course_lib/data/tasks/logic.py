@@ -80,8 +80,8 @@ def deduce(rng: random.Random, knobs: Knobs) -> Sample:
     def rule(template: str, a: str, b: str) -> str:
         return template.format(A=a.capitalize(), a=a, b=b)
 
-    rules = [rule(positive, a, b) for a, b in itertools.pairwise(path)]
-    chain = [f"{a}->{b}." for a, b in itertools.pairwise(path)]
+    rules = [rule(positive, a, b) for a, b in itertools.pairwise(path[:-1])]
+    chain = [f"{a}->{b}." for a, b in itertools.pairwise(path[:-1])]
     last, goal = path[-2], path[-1]
     if yes:
         rules += [rule(positive, last, goal), rule(negative, off, goal)]
