@@ -30,8 +30,10 @@ def perturb(problem, choice: int) -> str:
     if gold in swaps:
         return swaps[gold]
     tokens = gold.split()
-    if len(set(tokens)) > 1:
-        return " ".join(reversed(tokens)) if choice % 2 else " ".join(tokens[:-1])
+    if choice % 3 == 0 and len(tokens) > 1:
+        return " ".join(tokens[:-1])
+    if choice % 3 == 1:
+        return " ".join([tokens[-1], *tokens])
     return gold + "x"
 
 
