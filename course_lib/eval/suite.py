@@ -46,6 +46,8 @@ from course_lib.profiles import active_profile
 from course_lib.rewards.answers import check_answer
 
 IN_DISTRIBUTION = "in_distribution"
+OOD = "ood"
+"""Pseudo-split naming every OOD family pooled (for :meth:`EvalReport.select` and friends)."""
 STEP_FAMILIES = ("longer_chains",)
 """OOD families that change only the number of reasoning steps; they extend the accuracy-vs-steps curve."""
 CONFIDENCE_METHODS = ("answer_prob", "answer_prob_mean", "self_consistency")
@@ -167,12 +169,12 @@ class EvalReport:
         )
 
     def select(self, split: str | None = IN_DISTRIBUTION, domain: str | None = None) -> list[ProblemRecord]:
-        """Records of one split (None: all) and optionally one domain."""
-        return [
-            r
-            for r in self.records
-            if (split is None or r.split == split) and (domain is None or r.domain == domain)
-        ]
+        """Records of one split (``"ood"``: every OOD family pooled; None: all) and optionally one domain."""
+
+        def in_split(r: ProblemRecord) -> bool:
+            return split is None or r.split == split or (split == OOD and r.split != IN_DISTRIBUTION)
+
+        return [r for r in self.records if in_split(r) and (domain is None or r.domain == domain)]
 
     @property
     def splits(self) -> list[str]:
@@ -301,6 +303,20 @@ def steps_curve(records: Sequence[ProblemRecord], *, n_boot: int = 1000, seed: i
     return rows
 
 
+def _ood_group(shifted: Sequence[ProblemRecord], ind: Sequence[ProblemRecord], **kw) -> dict:
+    """Group metrics of OOD records plus the same-source in-distribution baseline and the drop from it."""
+    sources = {r.source for r in shifted}
+    base = [r for r in ind if r.source in sources] or ind
+    group, base_group = group_metrics(shifted, **kw), group_metrics(base, **kw)
+    baseline = {m: _accuracy(base_group, m) for m in ("student", "teacher")}
+    group["baseline"] = baseline
+    group["drop"] = {
+        m: (baseline[m] - _accuracy(group, m) if baseline[m] is not None else None)
+        for m in ("student", "teacher")
+    }
+    return group
+
+
 def summarize(
     records: Sequence[ProblemRecord], *, n_boot: int = 1000, seed: int = 0, n_bins: int = 10
 ) -> dict:
@@ -311,6 +327,7 @@ def summarize(
         {"in_distribution": {"overall": group, "by_domain": {domain: group}},
          "ood": {family: {**group, "baseline": {"student": acc, "teacher": acc},
                           "drop": {"student": pts, "teacher": pts}}},
+         "ood_overall": the same for all OOD records pooled (None without OOD),
          "by_steps": [row, ...]}
 
     ``group`` is :func:`group_metrics`. An OOD family's *baseline* is the in-distribution accuracy on the
@@ -331,17 +348,9 @@ def summarize(
         "ood": {},
     }
     for family in dict.fromkeys(r.split for r in records if r.split != IN_DISTRIBUTION):
-        fam = [r for r in records if r.split == family]
-        sources = {r.source for r in fam}
-        base = [r for r in ind if r.source in sources] or ind
-        group, base_group = group_metrics(fam, **kw), group_metrics(base, **kw)
-        baseline = {m: _accuracy(base_group, m) for m in ("student", "teacher")}
-        group["baseline"] = baseline
-        group["drop"] = {
-            m: (baseline[m] - _accuracy(group, m) if baseline[m] is not None else None)
-            for m in ("student", "teacher")
-        }
-        out["ood"][family] = group
+        out["ood"][family] = _ood_group([r for r in records if r.split == family], ind, **kw)
+    ood = [r for r in records if r.split != IN_DISTRIBUTION]
+    out["ood_overall"] = _ood_group(ood, ind, **kw) if ood else None
     out["by_steps"] = steps_curve(
         [r for r in records if r.split in (IN_DISTRIBUTION, *STEP_FAMILIES)], n_boot=n_boot, seed=seed
     )
@@ -454,7 +463,7 @@ def format_summary(metrics: dict, config: dict) -> str:
                 _ece(ind["overall"]),
             ]
         ]
-        for fam, g in metrics["ood"].items():
+        for fam, g in [*metrics["ood"].items(), ("all OOD", metrics["ood_overall"])]:
             ood_rows.append(
                 [
                     fam,
@@ -606,7 +615,7 @@ def _ood_sets(ood, problems: Sequence[Problem], seed: int) -> dict[str, list[Pro
         raise TypeError(
             f"ood must be a mapping family -> problems or a list of lab task names; got the string {ood!r}"
         )
-    from course_lib.data.ood import OOD_FAMILIES, ood_problems
+    from course_lib.data.ood import families_for, ood_problems
 
     sets: dict[str, list[Problem]] = {}
     for task in ood:
@@ -615,7 +624,7 @@ def _ood_sets(ood, problems: Sequence[Problem], seed: int) -> dict[str, list[Pro
             raise ValueError(
                 f"OOD task {task!r} has no in-distribution problems (source 'lab/{task}') to compare with"
             )
-        for family in OOD_FAMILIES:
+        for family in families_for(task):
             sets.setdefault(family, []).extend(ood_problems(task, family, n, seed))
     return sets
 
@@ -657,7 +666,7 @@ def evaluate_reasoning_quality(
             problems' reference chains, and agreement is not measured).
         problems: in-distribution problems.
         ood: OOD problems by perturbation family, or lab task names (e.g. ``["arith"]``) to generate every
-            family of ``course_lib.data.ood.OOD_FAMILIES`` for them, as many per task as ``problems`` has.
+            OOD family that applies to each (``course_lib.data.ood.families_for``), as many per task as ``problems`` has.
         k: samples per problem (k > 1 adds pass@k, majority vote and self-consistency calibration).
         temperature: sampling temperature; default 0 (greedy) for k = 1 and 0.8 for k > 1.
         top_p: nucleus mass when sampling.

@@ -1,45 +1,15 @@
 """evaluate_reasoning_quality end to end: tiny random models for the plumbing, scripted generations for the numbers."""
 
-import dataclasses
-import re
-import sys
 import types
 
 import numpy as np
 import pytest
 
 from course_lib.data.schema import Problem, format_completion
-from course_lib.models.generate import Generation
-from course_lib.models.tiny import build_tiny_model
-
-try:
-    import course_lib.rewards.answers  # noqa: F401
-except ImportError:  # stand-in until the rewards module lands: exact match on the <answer> block
-
-    @dataclasses.dataclass
-    class _Check:
-        correct: bool
-        extracted: str | None
-        path: str = "stand-in"
-
-    def _check_answer(problem, text):
-        m = re.search(r"<answer>(.*?)</answer>", text, re.DOTALL)
-        got = m.group(1).strip() if m else None
-        ok = got is not None and (got == problem.answer or _num(got) == _num(problem.answer) is not None)
-        return _Check(correct=bool(ok), extracted=got)
-
-    def _num(s):
-        try:
-            return float(s)
-        except ValueError:
-            return None
-
-    stand_in = types.ModuleType("course_lib.rewards.answers")
-    stand_in.check_answer = _check_answer
-    sys.modules["course_lib.rewards.answers"] = stand_in
-
 from course_lib.eval import suite
 from course_lib.eval.suite import EvalReport, evaluate_reasoning_quality
+from course_lib.models.generate import Generation
+from course_lib.models.tiny import build_tiny_model
 
 
 class StubEmbedder:
