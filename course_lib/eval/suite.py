@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.data.ood import families_for, ood_problems
 from course_lib.data.schema import Problem
 from course_lib.eval import calibration as cal
 from course_lib.eval.chains import Embedder, chain_similarity, default_embedder, extract_chain
@@ -615,8 +616,6 @@ def _ood_sets(ood, problems: Sequence[Problem], seed: int) -> dict[str, list[Pro
         raise TypeError(
             f"ood must be a mapping family -> problems or a list of lab task names; got the string {ood!r}"
         )
-    from course_lib.data.ood import families_for, ood_problems
-
     sets: dict[str, list[Problem]] = {}
     for task in ood:
         n = sum(p.source == f"lab/{task}" for p in problems)

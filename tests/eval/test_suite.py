@@ -166,3 +166,33 @@ def test_bad_arguments_raise():
         evaluate_reasoning_quality(model, None, problems, k=2, temperature=0, progress=False)
     with pytest.raises(ValueError, match="empty"):
         evaluate_reasoning_quality(model, None, [], progress=False)
+
+
+def test_ood_sets_generated_from_lab_tasks():
+    from course_lib.data.ood import families_for
+    from course_lib.data.tasks import make_problems
+
+    problems = make_problems("arith", 2, seed=0, split="test") + make_problems(
+        "order", 1, seed=0, split="test"
+    )
+    report = evaluate_reasoning_quality(
+        build_tiny_model("tiny-250k"),
+        None,
+        problems,
+        ood=["arith", "order"],
+        max_new_tokens=4,
+        embedder=False,
+        n_boot=50,
+        progress=False,
+    )
+    sizes = report.config["splits"]
+    assert sizes["in_distribution"] == 3
+    for family in families_for("arith"):
+        assert sizes[family] == 2 + (family in families_for("order"))
+    assert "bigger_numbers" not in families_for("order") and sizes["bigger_numbers"] == 2
+    assert report.metrics["ood"]["bigger_numbers"]["baseline"]["teacher"] is None
+    assert report.config["chain_reference"] == "reference chain" and report.records[0].rouge_l is not None
+    with pytest.raises(ValueError, match="no in-distribution problems"):
+        evaluate_reasoning_quality(
+            build_tiny_model("tiny-250k"), None, problems, ood=["linear"], progress=False
+        )
