@@ -120,6 +120,40 @@ def _scores(records: Sequence[RoutingRecord], mode: str, scores: Sequence[float]
     return out
 
 
+def records_from_report(report, split: str = "in_distribution", confidence: str = "answer_prob") -> list[RoutingRecord]:
+    """Routing records from an evaluation report (``course_lib.eval.suite.EvalReport`` with a teacher).
+
+    Args:
+        report: the report; its per-problem student and teacher outputs are used, nothing is regenerated.
+        split: ``"in_distribution"``, an OOD family, ``"ood"`` (all families) or None (everything).
+        confidence: ``"answer_prob"`` / ``"answer_prob_mean"`` (the student's first sample and its answer
+            tokens' probability) or ``"self_consistency"`` (the majority answer and its vote share; the
+            student then pays for all k samples' tokens).
+
+    The teacher answers with its first sample.
+    """
+    out = []
+    for r in report.select(split):
+        if r.teacher is None:
+            raise ValueError(f"problem {r.id!r} has no teacher outputs; evaluate with a teacher to route")
+        s = r.student
+        tokens = sum(s.num_tokens) if confidence == "self_consistency" else s.num_tokens[0]
+        conf = s.confidence(confidence)[0]
+        out.append(
+            RoutingRecord(
+                student_correct=bool(s.outcomes(confidence)[0]),
+                teacher_correct=bool(r.teacher.correct[0]),
+                student_confidence=float(conf),
+                student_tokens=int(tokens),
+                teacher_tokens=int(r.teacher.num_tokens[0]),
+                id=r.id,
+            )
+        )
+    if not out:
+        raise ValueError(f"the report has no records in split {split!r}; it has {report.splits}")
+    return out
+
+
 def escalate_mask(scores: np.ndarray, threshold: float) -> np.ndarray:
     """Boolean mask (N,): True where the teacher answers (score < threshold)."""
     return np.asarray(scores, dtype=float) < check_threshold(threshold)

@@ -268,6 +268,30 @@ class Outcome:
     n_tokens: int | None = None
 
 
+def outcomes_from_report(report, problems: Sequence[Problem], model: str = "student", split: str | None = None):
+    """:class:`Outcome` list of one model from an evaluation report (``course_lib.eval.suite.EvalReport``).
+
+    Args:
+        report: the report (its first sample per problem is used).
+        problems: the evaluated problems (in-distribution and OOD), matched to the report by id; the
+            report keeps ids only, the chain detectors need prompts and reference chains.
+        model: ``"student"`` or ``"teacher"``.
+        split: as ``EvalReport.select`` (None: every record).
+    """
+    if model not in ("student", "teacher"):
+        raise ValueError(f"model must be 'student' or 'teacher'; got {model!r}")
+    by_id = {p.id: p for p in problems}
+    out = []
+    for r in report.select(split):
+        if r.id not in by_id:
+            raise ValueError(f"report problem {r.id!r} is not among the {len(by_id)} problems given")
+        o = getattr(r, model)
+        if o is None:
+            raise ValueError(f"problem {r.id!r} has no {model} outputs in this report")
+        out.append(Outcome(by_id[r.id], o.texts[0], bool(o.correct[0]), int(o.num_tokens[0])))
+    return out
+
+
 def family(problem: Problem) -> str:
     """The OOD family named in ``problem.metadata["ood"]``, or :data:`IN_DISTRIBUTION`."""
     return problem.metadata.get("ood") or IN_DISTRIBUTION

@@ -16,6 +16,7 @@ from course_lib.deploy import (
     near_teacher_point,
     oracle_point,
     pareto_front,
+    records_from_report,
     routing_frontier,
     student_accuracy,
     teacher_accuracy,
@@ -149,3 +150,32 @@ def test_cheapest_point_and_its_error():
         cheapest_point(points, 1.01)
     with pytest.raises(ValueError, match="tolerance"):
         near_teacher_point(points, 0.5, tolerance=1.5)
+
+
+def test_records_from_report_reads_first_samples_or_the_vote():
+    suite = pytest.importorskip("course_lib.eval.suite")
+
+    def output(correct, probs, tokens, share):
+        return suite.ModelOutput(
+            texts=["t"] * len(correct), answers=["1"] * len(correct), correct=correct, answer_prob=probs,
+            answer_prob_mean=probs, num_tokens=tokens, prediction="1", prediction_correct=share > 0.5,
+            vote_share=share,
+        )
+
+    rec = suite.ProblemRecord(
+        "p1", "lab/arith", "math", 2, "in_distribution",
+        student=output([False, True, True], [0.2, 0.9, 0.8], [10, 11, 12], 2 / 3),
+        teacher=output([True, True, True], [1.0, 1.0, 1.0], [30, 31, 32], 1.0),
+    )
+    ood = suite.ProblemRecord("p2", "lab/arith", "math", 5, "longer_chains", student=rec.student, teacher=rec.teacher)
+    report = suite.EvalReport(config={}, records=[rec, ood])
+    (r,) = records_from_report(report)
+    assert (r.student_correct, r.student_confidence, r.student_tokens, r.teacher_tokens, r.id) == (False, 0.2, 10, 30, "p1")
+    (sc,) = records_from_report(report, confidence="self_consistency")
+    assert sc.student_correct and sc.student_confidence == pytest.approx(2 / 3) and sc.student_tokens == 33
+    assert [x.id for x in records_from_report(report, split=None)] == ["p1", "p2"]
+    with pytest.raises(ValueError, match="no records in split"):
+        records_from_report(report, split="distractors")
+    report.records[0].teacher = None
+    with pytest.raises(ValueError, match="no teacher outputs"):
+        records_from_report(report)

@@ -160,3 +160,18 @@ def test_find_equations_judges_random_equations(a, b, op, off, spaces):
     chain = f"First {a}{sep}{op}{sep}{b}{sep}={sep}{shown}. Done."
     (eq,) = find_equations(chain)
     assert eq.ok == (off == 0 and abs(shown - value) < 1e-6 * max(1, abs(value)))
+
+
+def test_outcomes_from_report_joins_problems_by_id():
+    suite = pytest.importorskip("course_lib.eval.suite")
+    from course_lib.eval.failure import outcomes_from_report
+
+    p = arith("p1")
+    out = suite.ModelOutput(["<answer>13</answer>"], ["13"], [True], [0.9], [0.9], [7], "13", True, 1.0)
+    report = suite.EvalReport(config={}, records=[suite.ProblemRecord("p1", p.source, p.domain, 3, "in_distribution", out)])
+    (o,) = outcomes_from_report(report, [p])
+    assert o.problem is p and o.correct and o.n_tokens == 7 and o.text == "<answer>13</answer>"
+    with pytest.raises(ValueError, match="no teacher outputs"):
+        outcomes_from_report(report, [p], model="teacher")
+    with pytest.raises(ValueError, match="not among the 0 problems"):
+        outcomes_from_report(report, [])
