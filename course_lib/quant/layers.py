@@ -83,16 +83,20 @@ def attach(
         The names of the layers changed.
 
     Raises:
-        ValueError: no layer matched, or a selected layer already carries a quantizer / noise
-            (call :func:`remove_quantizers` first).
+        ValueError: no layer matched, a selected layer already carries a quantizer / noise (call
+            :func:`remove_quantizers` first), or one cannot take the quantizer; then no layer is changed.
     """
     names = select_linear_layers(model, include, exclude)
     modules = dict(model.named_modules())
     busy = [n for n in names if parametrize.is_parametrized(modules[n], "weight")]
     if busy:
         raise ValueError(f"layers already carry a weight parametrization: {busy[:4]}; call remove_quantizers first")
+    made = {n: make(modules[n]) for n in names}
+    with torch.no_grad():
+        for n in names:  # fail on a bad layer (e.g. a group size it cannot take) before changing any
+            made[n](modules[n].weight)
     for n in names:
-        parametrize.register_parametrization(modules[n], "weight", make(modules[n]))
+        parametrize.register_parametrization(modules[n], "weight", made[n])
     return names
 
 

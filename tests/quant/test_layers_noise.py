@@ -84,6 +84,9 @@ def test_bad_layer_selections_are_rejected(tiny):
         quantize_model(model, SPEC, bits=4)
     with pytest.raises(ValueError, match="bits must be an integer from 2 to 8; got 0"):
         quantize_model(model, bits=0)
+    with pytest.raises(ValueError, match="group_size 128 does not divide the last dimension 64"):
+        quantize_model(model, QuantSpec(4, "symmetric", "group", 128), include=["*down_proj", "lm_head"], exclude=[])
+    assert parametrized_layers(model) == {}  # the down_proj layers (256 inputs) were not left quantized
     quantize_model(model, SPEC)
     with pytest.raises(ValueError, match="already carry a weight parametrization"):
         quantize_model(model, SPEC)
