@@ -439,3 +439,38 @@ def error_rate_by_steps(outcomes: Sequence[Outcome]) -> dict[int, tuple[int, int
         table[o.problem.difficulty][0] += not o.correct
         table[o.problem.difficulty][1] += 1
     return {k: (v[0], v[1]) for k, v in sorted(table.items())}
+
+
+def plot_failures(records: Sequence[FailureRecord], save=None):
+    """Two stacked-bar panels: error categories per split (family), and sub-categories per number of steps.
+
+    Args:
+        records: from :func:`analyse_failures`.
+        save: optional path; the figure is also written there.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    panels = (("family", "category", CATEGORIES, "errors by split and category"),
+              ("steps", "subcategory", SUBCATEGORIES, "errors by number of steps and what broke"))
+    for ax, (by, column, labels, title) in zip(axes, panels):
+        rows = failure_table(records, by=by, column=column)
+        names = [str(r[by]) for r in rows]
+        bottom = [0] * len(rows)
+        for label in labels:
+            counts = [r[label] for r in rows]
+            if any(counts):
+                ax.bar(names, counts, bottom=bottom, label=label)
+                bottom = [b + c for b, c in zip(bottom, counts)]
+        ax.set_title(title)
+        ax.set_ylabel("student errors")
+        ax.legend(fontsize=8)
+    axes[0].tick_params(axis="x", rotation=20)
+    axes[1].set_xlabel("reasoning steps (problem difficulty)")
+    fig.tight_layout()
+    if save is not None:
+        fig.savefig(save, dpi=120, bbox_inches="tight")
+    return fig

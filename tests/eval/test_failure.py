@@ -175,3 +175,21 @@ def test_outcomes_from_report_joins_problems_by_id():
         outcomes_from_report(report, [p], model="teacher")
     with pytest.raises(ValueError, match="not among the 0 problems"):
         outcomes_from_report(report, [])
+
+
+def test_plot_failures_draws_one_bar_segment_per_nonzero_count(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.eval.failure import FailureRecord, plot_failures
+
+    recs = [
+        FailureRecord("a", "lab/arith", "in_distribution", 2, "capacity", "arithmetic", "", True, None, ""),
+        FailureRecord("b", "lab/arith", "longer_chains", 5, "distribution_mismatch", "too_few_steps", "", False, True, ""),
+        FailureRecord("c", "lab/arith", "longer_chains", 5, "unclear", "too_few_steps", "", False, False, ""),
+    ]
+    fig = plot_failures(recs, save=tmp_path / "f.png")
+    left, right = fig.axes
+    assert sum(p.get_height() for p in left.patches) == 3 and len(left.patches) == 6  # 3 labels x 2 families
+    assert sum(p.get_height() for p in right.patches) == 3
+    assert (tmp_path / "f.png").stat().st_size > 0
