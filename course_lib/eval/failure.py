@@ -474,3 +474,15 @@ def plot_failures(records: Sequence[FailureRecord], save=None):
     if save is not None:
         fig.savefig(save, dpi=120, bbox_inches="tight")
     return fig
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """Plain-text table of :func:`failure_table` rows (columns in the rows' key order)."""
+    if not rows:
+        return "(no errors)"
+    headers = list(rows[0])
+    cells = [headers] + [[str(r[h]) for h in headers] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

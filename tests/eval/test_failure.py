@@ -193,3 +193,13 @@ def test_plot_failures_draws_one_bar_segment_per_nonzero_count(tmp_path):
     assert sum(p.get_height() for p in left.patches) == 3 and len(left.patches) == 6  # 3 labels x 2 families
     assert sum(p.get_height() for p in right.patches) == 3
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_format_table_aligns_columns():
+    from course_lib.eval.failure import format_table
+
+    text = format_table([{"family": "in_distribution", "capacity": 3}, {"family": "distractors", "capacity": 12}])
+    lines = text.splitlines()
+    assert lines[0].split() == ["family", "capacity"] and set(lines[1]) == {"-", " "}
+    assert lines[2].endswith(" 3") and lines[3].endswith("12") and len({len(x) for x in lines}) == 1
+    assert format_table([]) == "(no errors)"
