@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from course_lib.data.schema import Problem, model_prompt
+from course_lib.distill.pipeline import greedy_answers
 from course_lib.distill.records import RunRecord
 from course_lib.distill.sft import encode_pairs, epoch_batches, problem_pairs
 from course_lib.models.generate import generate
@@ -127,6 +128,18 @@ def distillation_kl(teacher, student, batches: Sequence[Batch], divergence: str 
     if count == 0:
         raise ValueError("the batches hold no completion tokens (every label is -100)")
     return total / count
+
+
+def greedy_accuracy(model, tokenizer, problems: Sequence[Problem], scorer=None, max_new_tokens: int | None = None,
+                    progress: bool = True) -> float:
+    """Share of ``problems`` whose greedy completion verifies (``scorer``: problem, text -> (correct, answer);
+    default ``rewards.check_answer``); quantized weights are computed once for the whole run."""
+    if not problems:
+        raise ValueError("greedy_accuracy needs at least one problem")
+    budget = max_new_tokens or active_profile().max_new_tokens
+    with frozen_quantizers():
+        scored = greedy_answers(model, tokenizer, problems, scorer, max_new_tokens=budget, progress=progress)
+    return sum(c.correct for c in scored) / len(scored)
 
 
 def teacher_pairs(teacher, tokenizer, problems: Sequence[Problem], max_new_tokens: int | None = None,
