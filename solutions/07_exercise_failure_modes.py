@@ -7,7 +7,7 @@ LABELS = {
     "d": ("unclear", "truncated"),  # in distribution, teacher fails; the budget ran out before an answer
     "e": ("capacity", "wrong_final_step"),  # counterpart NOT solved (30%), teacher solves; 5 is a distractor
     "f": ("capacity", "other"),  # boolean steps hold no numeric equation to check
-    "g": ("capacity", "format"),  # stopped without an <answer> block
+    "g": ("capacity", "format"),  # no explicit answer; the checker fell back to the last number, 6
 }
 
 

@@ -25,9 +25,11 @@ OOD                ?    any  ``unclear``                no in-distribution count
 
 **Sub-categories** read the chain itself (first match wins, in this order):
 
-1. ``truncated``: no complete ``<answer>…</answer>`` block and the generation used its whole token
-   budget (when the budget is unknown: a ``<think>`` block that was never closed);
-2. ``format``: no complete, non-empty ``<answer>…</answer>`` block, but the model stopped by itself;
+1. ``truncated``: no explicit final answer and the generation used its whole token budget (when the
+   budget is unknown: a ``<think>`` block that was never closed);
+2. ``format``: no explicit final answer, but the model stopped by itself. *Explicit* means the answer
+   checker found it through one of :data:`EXPLICIT_PATHS` (an ``<answer>`` block, ``\\boxed{}``,
+   ``####``, "the answer is …", a code block), not through a fallback such as the last number;
 3. ``arithmetic``: an equation in the chain is false (``11-3=9``); see :func:`find_equations`;
 4. ``copying``: an equation uses an operand that appears neither in the prompt nor earlier in the chain;
 5. ``too_few_steps``: every checked equation is right but the chain has fewer steps than the reference
@@ -47,12 +49,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
-from course_lib.data.schema import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, Problem
+from course_lib.data.schema import THINK_CLOSE, THINK_OPEN, Problem
 from course_lib.eval.chains import extract_chain, split_steps
+from course_lib.rewards.answers import extract_answer
 
 CATEGORIES = ("capacity", "distribution_mismatch", "both", "unclear")
 SUBCATEGORIES = ("truncated", "format", "arithmetic", "copying", "too_few_steps", "wrong_final_step", "other")
 IN_DISTRIBUTION = "in_distribution"
+EXPLICIT_PATHS = ("answer_tag", "boxed", "hash", "answer_is", "code_block")
 
 _NUM = r"\d+(?:\.\d+)?"
 _ATOM = rf"\(?\s*-?{_NUM}\s*\)?"
@@ -203,15 +207,6 @@ def ungrounded_operands(chain: str, prompt: str) -> list[str]:
     return missing
 
 
-def _answer_block(text: str) -> str | None:
-    start = text.find(ANSWER_OPEN)
-    if start < 0:
-        return None
-    end = text.find(ANSWER_CLOSE, start)
-    body = text[start + len(ANSWER_OPEN) : end] if end >= 0 else ""
-    return body.strip() if end >= 0 and body.strip() else None
-
-
 def subcategory(
     problem: Problem, text: str, n_tokens: int | None = None, max_new_tokens: int | None = None
 ) -> tuple[str, str]:
@@ -226,14 +221,15 @@ def subcategory(
     Returns:
         ``(label, detail)`` with label in :data:`SUBCATEGORIES`.
     """
-    if _answer_block(text) is None:
+    found = extract_answer(text, problem.answer_type)
+    if found.path not in EXPLICIT_PATHS or not found.answer:
         if n_tokens is not None and max_new_tokens is not None:
             cut = n_tokens >= max_new_tokens
         else:
             cut = THINK_OPEN in text and THINK_CLOSE not in text
         if cut:
             return "truncated", f"no answer within the budget ({n_tokens} tokens)"
-        return "format", "no complete <answer>...</answer> block"
+        return "format", f"no explicit final answer (the checker's route: {found.path})"
     chain = extract_chain(text)
     equations = find_equations(chain)
     wrong = [e for e in equations if not e.ok]

@@ -78,7 +78,7 @@ def failure_cases() -> list[ExerciseCase]:
                      "<think>20+5=25.</think><answer>25</answer>", 24, True, 0.30),
         ExerciseCase("f", boolean, "<think>T and F=F. not F=T. T or F=F.</think><answer>False</answer>", 40, True, None),
         ExerciseCase("g", _arith("g", "Eve has 31 coins. She finds 6. How many now?", "31+6=37.", "37"),
-                     "<think>31+6=37.</think>37", 20, True, None),
+                     "<think>31+6=37.</think>She finds 6.", 20, True, None),
     ]
 
 

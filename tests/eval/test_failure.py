@@ -58,6 +58,8 @@ def test_rule_table(is_ood, reference, counterpart, expected):
         (done("53-42=11. 11+3=14.", "14"), "too_few_steps", "2 steps written, the reference needs 3"),
         (done("53-42=11. 11+3=14. 14+1=15.", "15"), "wrong_final_step", "equation holds"),
         (done("53-42=11. 11+3=14. 14-1=13.", "14"), "wrong_final_step", "equation holds"),
+        ("53-42=11. 11+3=14. 14-1=13.</think>\n\nSo the total is \\boxed{12}.", "wrong_final_step", "holds"),
+        ("53-42=11. 11+3=14. 14-1=13.</think>\n\nShe has 13 pens and 2 more", "format", "last_number"),
     ],
 )
 def test_subcategory_detectors_on_hand_written_chains(text, label, detail):
