@@ -1,0 +1,41 @@
+"""The notebook-03 exercise: the reference solution passes, typical mistakes fail with the right hint."""
+
+import importlib.util
+from pathlib import Path
+
+from course_lib.exercises.data import check_weights_for
+
+SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "03_data_composition.py"
+
+
+def load_solution():
+    spec = importlib.util.spec_from_file_location("solution03", SOLUTION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_solution_passes(capsys):
+    assert check_weights_for(load_solution().weights_for) is True
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_returning_the_targets_fails_with_the_power_hint(capsys):
+    assert check_weights_for(lambda target, t: target) is False
+    out = capsys.readouterr().out
+    assert "T=2" in out and "target shares themselves" in out
+
+
+def test_applying_the_temperature_fails_with_the_inverse_hint(capsys):
+    assert check_weights_for(lambda target, t: {k: v ** (1 / t) for k, v in target.items()}) is False
+    assert "inverse power" in capsys.readouterr().out
+
+
+def test_a_crashing_answer_is_reported_not_raised(capsys):
+    assert check_weights_for(lambda target, t: {k: target["maths"] for k in target}) is False
+    assert "KeyError" in capsys.readouterr().out
+
+
+def test_negative_weights_are_reported(capsys):
+    assert check_weights_for(lambda target, t: {k: -v for k, v in target.items()}) is False
+    assert "non-negative" in capsys.readouterr().out
