@@ -106,8 +106,8 @@ def code_range(spec: QuantSpec) -> tuple[int, int]:
     return 0, 2**spec.bits - 1  # asymmetric codes, or nf indices into the codebook
 
 
-def _grouped(w: torch.Tensor, spec: QuantSpec) -> torch.Tensor:
-    """View ``w`` as (G, N): one row per group sharing a scale."""
+def group_view(w: torch.Tensor, spec: QuantSpec) -> torch.Tensor:
+    """View ``w`` as (G, N): one row per group of weights sharing a scale (see granularity)."""
     if spec.granularity == "tensor":
         return w.reshape(1, -1)
     if w.dim() < 2 and spec.granularity == "channel":
@@ -119,7 +119,7 @@ def _grouped(w: torch.Tensor, spec: QuantSpec) -> torch.Tensor:
         divisors = [d for d in (16, 32, 64, 128, 256) if last % d == 0] or [last]
         raise ValueError(
             f"group_size {spec.group_size} does not divide the last dimension {last} of a tensor of shape "
-            f"{tuple(w.shape)}; use a divisor of {last} such as {divisors[-1]}"
+            f"{tuple(w.shape)}; use a divisor of {last}, e.g. {', '.join(map(str, divisors))}"
         )
     return w.reshape(-1, spec.group_size)
 
@@ -134,7 +134,7 @@ def quantize(w: torch.Tensor, spec: QuantSpec) -> tuple[torch.Tensor, QuantParam
     """
     if not torch.is_floating_point(w):
         raise ValueError(f"can only quantize floating-point tensors; got dtype {w.dtype}")
-    g = _grouped(w.detach().float(), spec)  # (G, N)
+    g = group_view(w.detach().float(), spec)  # (G, N)
     lo, hi = code_range(spec)
     tiny = torch.finfo(torch.float32).tiny
     if spec.scheme == "asymmetric":
@@ -194,7 +194,7 @@ def grid_step(w: torch.Tensor, spec: QuantSpec) -> torch.Tensor:
     """Per-weight quantizer step Δ (weight units, shape of ``w``): the gap between the two grid levels
     around each weight. For uniform schemes this is the group's scale; for nf it depends on where w lies."""
     _, params = quantize(w, spec)
-    g = _grouped(w.detach().float(), spec)
+    g = group_view(w.detach().float(), spec)
     if spec.scheme != "nf":
         return params.scale.expand_as(g).reshape(w.shape)
     levels = _normal_float_levels(spec.bits).to(g.device)
