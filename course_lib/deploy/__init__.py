@@ -25,10 +25,10 @@ from course_lib.deploy.routing import (
 )
 
 __all__ = [
-    "CostModel",
-    "DifficultyPredictor",
     "FEATURE_NAMES",
     "MODES",
+    "CostModel",
+    "DifficultyPredictor",
     "RoutingPoint",
     "RoutingRecord",
     "cheapest_point",

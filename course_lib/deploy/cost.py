@@ -42,7 +42,7 @@ class CostModel:
     @classmethod
     def from_param_counts(
         cls, student_params: int, teacher_params: int, call_overhead_tokens: float = 100.0
-    ) -> "CostModel":
+    ) -> CostModel:
         """Prices proportional to parameter count, normalised so that one student token costs 1.
 
         A call's fixed cost is ``call_overhead_tokens`` tokens' worth of compute (prompt processing).

@@ -18,8 +18,8 @@ calibration split; fitted by Newton's method on the L2-penalised log-likelihood
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ class DifficultyPredictor:
     @classmethod
     def fit(
         cls, features: np.ndarray, solved: Sequence[bool], l2: float = 1.0, iterations: int = 50
-    ) -> "DifficultyPredictor":
+    ) -> DifficultyPredictor:
         """Fit on a calibration split: ``features`` (N, F) and whether the student solved each problem (N,)."""
         x = np.asarray(features, dtype=float)
         y = np.asarray(solved, dtype=float)

@@ -23,8 +23,8 @@ which is why :func:`pareto_front` keeps only the points no other point beats on 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

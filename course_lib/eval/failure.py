@@ -46,8 +46,8 @@ import ast
 import operator
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from course_lib.data.schema import THINK_CLOSE, THINK_OPEN, Problem
 from course_lib.eval.chains import extract_chain, split_steps

@@ -9,7 +9,7 @@ the functions the tests check, so the widget has no logic of its own.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure

@@ -6,10 +6,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
+import pytest
 
-from course_lib.deploy import RoutingRecord, evaluate_routing  # noqa: E402
-from course_lib.widgets.routing import describe_point, render_routing, routing_widget, slider_threshold  # noqa: E402
+from course_lib.deploy import RoutingRecord, evaluate_routing
+from course_lib.widgets.routing import describe_point, render_routing, routing_widget, slider_threshold
 
 RECORDS = [
     RoutingRecord(True, True, 0.9, 10, 40),
