@@ -205,3 +205,19 @@ def test_format_table_aligns_columns():
     assert lines[0].split() == ["family", "capacity"] and set(lines[1]) == {"-", " "}
     assert lines[2].endswith(" 3") and lines[3].endswith("12") and len({len(x) for x in lines}) == 1
     assert format_table([]) == "(no errors)"
+
+
+def test_reference_chains_of_every_lab_task_pass_the_detectors():
+    from course_lib.data.ood import ood_suite
+    from course_lib.data.tasks import LAB_TASKS, make_problems
+
+    problems = [p for t in LAB_TASKS for p in make_problems(t, 30, seed=1)]
+    problems += [p for family in ood_suite(10, seed=2).values() for p in family]
+    checked = 0
+    for p in problems:
+        equations = find_equations(p.chain)
+        checked += len(equations)
+        assert all(e.ok for e in equations), (p.prompt, p.chain)
+        assert ungrounded_operands(p.chain, p.prompt) == [], (p.prompt, p.chain)
+        assert subcategory(p, done(p.chain, p.answer + "0"))[0] in ("wrong_final_step", "other")
+    assert checked > 300  # the arithmetic, linear, trace and count tasks give checkable equations
