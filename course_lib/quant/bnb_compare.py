@@ -22,12 +22,12 @@ Two comparisons:
 from __future__ import annotations
 
 import tempfile
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
-from course_lib.quant.layers import DEFAULT_EXCLUDE, frozen_quantizers, select_linear_layers
 from course_lib.data.schema import Problem
+from course_lib.quant.layers import DEFAULT_EXCLUDE, frozen_quantizers, select_linear_layers
 from course_lib.quant.qad import Batch, distillation_kl, greedy_accuracy, ptq
 from course_lib.quant.quantizers import QuantSpec, fake_quantize, reconstruction_error
 
@@ -101,7 +101,7 @@ def reconstruction_table(
         approx = torch.cat([roundtrip(t).reshape(-1) for t in tensors])
         err = reconstruction_error(flat, approx)
         bits = specs[name].bits if library == "ours" else BNB_BITS[name]
-        rows.append(dict(library=library, method=name, bits=bits, mse=err.mse, mean_abs=err.mean_abs, sqnr_db=err.sqnr_db))
+        rows.append({"library": library, "method": name, "bits": bits, "mse": err.mse, "mean_abs": err.mean_abs, "sqnr_db": err.sqnr_db})
     return rows
 
 
@@ -221,10 +221,10 @@ def compare_with_bnb(
     reference_nf4 = variants.get("bitsandbytes nf4")
     rows = []
     for name, m in variants.items():
-        rows.append(dict(
-            model=name,
-            kl_from_fp32=distillation_kl(model, m, batches),
-            max_logit_gap_to_bnb_nf4=max_logit_gap(m, reference_nf4, batches) if reference_nf4 is not None else None,
-            accuracy=greedy_accuracy(m, tokenizer, problems, scorer, progress=progress) if problems else None,
-        ))
+        rows.append({
+            "model": name,
+            "kl_from_fp32": distillation_kl(model, m, batches),
+            "max_logit_gap_to_bnb_nf4": max_logit_gap(m, reference_nf4, batches) if reference_nf4 is not None else None,
+            "accuracy": greedy_accuracy(m, tokenizer, problems, scorer, progress=progress) if problems else None,
+        })
     return rows

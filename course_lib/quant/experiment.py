@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from course_lib.data.schema import Problem
 from course_lib.distill.records import RunRecord
-from course_lib.quant.qad import distillation_batches, distillation_kl, greedy_accuracy, ptq, quant_aware_distill
+from course_lib.quant.qad import (
+    distillation_batches,
+    distillation_kl,
+    greedy_accuracy,
+    ptq,
+    quant_aware_distill,
+)
 from course_lib.quant.quantizers import QuantSpec
 
 DEFAULT_BITS = (8, 4, 3, 2)
@@ -131,7 +138,7 @@ def ptq_vs_qad(
     for b in bits:
         QuantSpec(b, scheme, granularity, group_size)  # reject bad settings before any training
     held_out = distillation_batches(kl_problems or next(iter(eval_sets.values())), tokenizer, batch_size=32, seed=seed)
-    spec_kwargs = dict(scheme=scheme, granularity=granularity, group_size=group_size)
+    spec_kwargs = {"scheme": scheme, "granularity": granularity, "group_size": group_size}
 
     def measure(method: str, b: int, model, started: float) -> dict[str, Any]:
         row: dict[str, Any] = {"method": method, "bits": b, "kl": distillation_kl(teacher, model, held_out)}

@@ -14,8 +14,8 @@ default, as QLoRA-style 4-bit checkpoints keep both in higher precision.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from fnmatch import fnmatchcase
-from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import nn

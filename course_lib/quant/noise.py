@@ -14,7 +14,7 @@ unchanged in ``eval()`` mode, so evaluation and generation never see noise.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -26,7 +26,7 @@ import copy
 import dataclasses
 import math
 import time
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import torch
 
@@ -88,7 +88,7 @@ def normal_float_levels(bits: int) -> torch.Tensor:
     return _normal_float_levels(bits).clone()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _normal_float_levels(bits: int) -> torch.Tensor:
     n = 2**bits
     offset = round(0.5 * ((1 - 1 / (2 * (n - 1))) + (1 - 1 / (2 * n))), 7)

@@ -12,7 +12,7 @@ accuracy-vs-bits curves of the experiment, when given.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import torch
@@ -33,6 +33,7 @@ from course_lib.quant.quantizers import (
 )
 
 GROUP_SIZES = (16, 32, 64, 128)
+DEFAULT_SPEC = QuantSpec(4, "symmetric", "group", 32)
 Curves = Mapping[str, Mapping[int, float]]  # label -> {bits: accuracy}; 32 = full precision
 
 
@@ -114,7 +115,7 @@ def bits_widget(
     *,
     layer: str | None = None,
     accuracy_curves: Curves | None = None,
-    spec: QuantSpec = QuantSpec(4, "symmetric", "group", 32),
+    spec: QuantSpec = DEFAULT_SPEC,
 ):
     """Slider (bits) and drop-downs (layer, scheme, granularity, group size) over :func:`render_bits`.
 

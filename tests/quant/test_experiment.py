@@ -1,12 +1,8 @@
 """PTQ vs QAD across bit widths: the experiment's rows, table and plot on tiny stand-ins."""
 
-import matplotlib
+import pytest
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-
-from course_lib.quant.experiment import FULL_PRECISION, ptq_vs_qad  # noqa: E402
+from course_lib.quant.experiment import FULL_PRECISION, ptq_vs_qad
 
 
 def scorer(problem, text):

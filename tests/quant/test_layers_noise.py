@@ -141,7 +141,7 @@ def test_noise_is_off_in_eval_and_passes_gradients_in_training(tiny):
         assert torch.equal(w.grad, torch.ones_like(w))
 
 
-@pytest.mark.parametrize("kwargs,match", [(dict(kind="gauss"), "unknown noise kind 'gauss'"), (dict(p=0.0), "p must be in")])
+@pytest.mark.parametrize("kwargs,match", [({"kind": "gauss"}, "unknown noise kind 'gauss'"), ({"p": 0.0}, "p must be in")])
 def test_bad_noise_settings_are_rejected(tiny, kwargs, match):
     model, _ = tiny
     with pytest.raises(ValueError, match=match):

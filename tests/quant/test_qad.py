@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from course_lib.quant.layers import FakeQuantizer, parametrized_layers
-from course_lib.quant.qad import distillation_batches, distillation_kl, ptq, quant_aware_distill, token_divergence
+from course_lib.quant.qad import (
+    distillation_batches,
+    distillation_kl,
+    ptq,
+    quant_aware_distill,
+    token_divergence,
+)
 
 
 def reference_divergence(s_logits, t_logits, beta):
@@ -45,7 +51,7 @@ def test_temperature_flattens_both_distributions():
 def test_qad_reduces_kl_below_ptq_at_the_same_bit_width(teacher_and_tokenizer, student, problems):
     teacher, tok = teacher_and_tokenizer
     held_out = distillation_batches(problems["test"], tok, batch_size=16)
-    spec = dict(scheme="symmetric", granularity="group", group_size=32)
+    spec = {"scheme": "symmetric", "granularity": "group", "group_size": 32}
     ptq_kl = distillation_kl(teacher, ptq(student, 2, **spec), held_out)
     assert distillation_kl(teacher, student, held_out) < 1e-9 < ptq_kl  # the copy is exact until quantized
     qad, record = quant_aware_distill(
@@ -81,16 +87,16 @@ def test_bad_inputs_are_rejected(teacher_and_tokenizer, student, problems):
     teacher, tok = teacher_and_tokenizer
     data = problems["train"]
     cases = [
-        (dict(quant_bits=0), "bits must be an integer from 2 to 8; got 0"),
-        (dict(quant_bits=9), "bits must be an integer from 2 to 8; got 9"),
-        (dict(scheme="fp4"), "unknown quantization scheme 'fp4'"),
-        (dict(group_size=48), "group_size 48 does not divide the last dimension 64"),
-        (dict(divergence="kl"), "unknown divergence 'kl'"),
-        (dict(divergence="jsd", beta=1.5), "beta must be in \\[0, 1\\]"),
-        (dict(noise="gauss"), "noise must be None or one of uniform, fraction"),
-        (dict(steps=0), "steps must be a positive integer"),
-        (dict(lr=0.0), "lr must be > 0"),
-        (dict(completions="gold"), "completions must be one of"),
+        ({"quant_bits": 0}, "bits must be an integer from 2 to 8; got 0"),
+        ({"quant_bits": 9}, "bits must be an integer from 2 to 8; got 9"),
+        ({"scheme": "fp4"}, "unknown quantization scheme 'fp4'"),
+        ({"group_size": 48}, "group_size 48 does not divide the last dimension 64"),
+        ({"divergence": "kl"}, "unknown divergence 'kl'"),
+        ({"divergence": "jsd", "beta": 1.5}, "beta must be in \\[0, 1\\]"),
+        ({"noise": "gauss"}, "noise must be None or one of uniform, fraction"),
+        ({"steps": 0}, "steps must be a positive integer"),
+        ({"lr": 0.0}, "lr must be > 0"),
+        ({"completions": "gold"}, "completions must be one of"),
     ]
     for kwargs, match in cases:
         with pytest.raises(ValueError, match=match):

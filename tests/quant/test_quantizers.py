@@ -1,5 +1,6 @@
 """Fake quantizers: error vs bits, exact grids, straight-through gradients, NF4 = bitsandbytes, bad input."""
 
+import itertools
 import math
 
 import pytest
@@ -39,7 +40,7 @@ def weights(seed=0, shape=(64, 128), dist="normal"):
 def test_error_falls_strictly_with_bits(scheme, granularity, dist):
     w = weights(1, dist=dist)
     mse = [quant_error(w, QuantSpec(b, scheme, granularity, 32)).mse for b in range(2, 9)]
-    assert all(a > b for a, b in zip(mse, mse[1:])), mse
+    assert all(a > b for a, b in itertools.pairwise(mse)), mse
     assert mse[-1] < mse[0] / 100  # 8 bits is more than 20 dB better than 2 bits
 
 
@@ -122,11 +123,11 @@ def test_bad_bit_widths_are_rejected(bits):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(scheme="nf4"), "unknown quantization scheme 'nf4'"),
-        (dict(scheme="int"), "unknown quantization scheme"),
-        (dict(granularity="row"), "unknown granularity 'row'"),
-        (dict(group_size=0), "group_size must be a positive integer"),
-        (dict(group_size=2.5), "group_size must be a positive integer"),
+        ({"scheme": "nf4"}, "unknown quantization scheme 'nf4'"),
+        ({"scheme": "int"}, "unknown quantization scheme"),
+        ({"granularity": "row"}, "unknown granularity 'row'"),
+        ({"group_size": 0}, "group_size must be a positive integer"),
+        ({"group_size": 2.5}, "group_size must be a positive integer"),
     ],
 )
 def test_bad_specs_are_rejected(kwargs, match):

@@ -1,13 +1,9 @@
 """The bit-width widget draws what the quantizer functions compute, and takes bad settings gracefully."""
 
-import matplotlib
+import pytest
 
-matplotlib.use("Agg")
-
-import pytest  # noqa: E402
-
-from course_lib.quant.quantizers import QuantSpec, grid_levels, quant_error  # noqa: E402
-from course_lib.widgets.bits import bits_widget, layer_weight, render_bits  # noqa: E402
+from course_lib.quant.quantizers import QuantSpec, grid_levels, quant_error
+from course_lib.widgets.bits import bits_widget, layer_weight, render_bits
 
 LAYER = "model.layers.1.mlp.down_proj"
 
@@ -40,7 +36,7 @@ def test_widget_redraws_and_prints_errors(teacher_and_tokenizer, capsys):
     model, _ = teacher_and_tokenizer
     box = bits_widget(model, layer=LAYER)
     layer, bits, scheme = box.children[0].children
-    granularity, group_size = box.children[1].children
+    _granularity, group_size = box.children[1].children
     bits.value = 2
     scheme.value = "nf"
     group_size.value = 128  # down_proj has 256 inputs: fine
