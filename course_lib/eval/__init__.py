@@ -14,15 +14,20 @@ from course_lib.eval.calibration import (
 )
 from course_lib.eval.chains import chain_similarity, embedding_cosine, rouge_l, split_steps, step_alignment
 from course_lib.eval.stats import Estimate, bootstrap_ci, pass_at_k
+from course_lib.eval.suite import EvalReport, ModelOutput, ProblemRecord, evaluate_reasoning_quality
 
 __all__ = [
     "Estimate",
+    "EvalReport",
+    "ModelOutput",
+    "ProblemRecord",
     "ReliabilityDiagram",
     "answer_confidence",
     "bootstrap_ci",
     "brier_score",
     "chain_similarity",
     "embedding_cosine",
+    "evaluate_reasoning_quality",
     "expected_calibration_error",
     "majority_vote",
     "pass_at_k",

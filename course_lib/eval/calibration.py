@@ -139,27 +139,49 @@ def _tokens_to_reach(tokenizer, token_ids: Sequence[int], n_chars: int) -> int:
     return lo
 
 
-def answer_token_span(text: str, token_ids: Sequence[int], tokenizer) -> tuple[int, int] | None:
-    """Token indices ``[start, end)`` that produce the final answer between ``<answer>`` and ``</answer>``.
+def answer_char_span(text: str, answer: str | None = None) -> tuple[int, int] | None:
+    """Character span ``[start, end)`` of the final answer in a completion.
+
+    The last non-empty ``<answer>…</answer>`` block; without one, the last occurrence of ``answer`` (the
+    string an extractor found by another route, e.g. ``\\boxed{}`` or the last number). None otherwise.
+    """
+    start = text.rfind(ANSWER_OPEN)
+    if start >= 0:
+        start += len(ANSWER_OPEN)
+        end = text.find(ANSWER_CLOSE, start)
+        if end > start:
+            return start, end
+    if answer and answer.strip():
+        start = text.rfind(answer.strip())
+        if start >= 0:
+            return start, start + len(answer.strip())
+    return None
+
+
+def answer_token_span(
+    text: str, token_ids: Sequence[int], tokenizer, answer: str | None = None
+) -> tuple[int, int] | None:
+    """Token indices ``[start, end)`` that produce the final answer (see :func:`answer_char_span`).
 
     ``text`` must be ``tokenizer.decode(token_ids, skip_special_tokens=True)`` (what
     :class:`~course_lib.models.generate.Generation` stores). Tokens that straddle a tag and the answer
-    are included. Returns None when the completion has no non-empty closed answer block.
+    are included. Returns None when no answer is found.
     """
-    start_char = text.rfind(ANSWER_OPEN)
-    if start_char < 0:
+    chars = answer_char_span(text, answer)
+    if chars is None:
         return None
-    start_char += len(ANSWER_OPEN)
-    end_char = text.find(ANSWER_CLOSE, start_char)
-    if end_char <= start_char:
-        return None
-    start = _tokens_to_reach(tokenizer, token_ids, start_char + 1) - 1
-    end = _tokens_to_reach(tokenizer, token_ids, end_char)
+    start = _tokens_to_reach(tokenizer, token_ids, chars[0] + 1) - 1
+    end = _tokens_to_reach(tokenizer, token_ids, chars[1])
     return (start, end) if end > start else None
 
 
 def answer_confidence(
-    text: str, token_ids: Sequence[int], logprobs: Sequence[float], tokenizer, reduce: str = "prod"
+    text: str,
+    token_ids: Sequence[int],
+    logprobs: Sequence[float],
+    tokenizer,
+    reduce: str = "prod",
+    answer: str | None = None,
 ) -> float:
     """Confidence in the final answer from its tokens' probabilities.
 
@@ -168,9 +190,10 @@ def answer_confidence(
         tokenizer: the tokenizer that produced ``token_ids``.
         reduce: ``"prod"`` (probability of the whole answer string, ``exp(sum logprob)``) or ``"mean"``
             (mean per-token probability).
+        answer: the extracted answer, located in the text when there is no ``<answer>`` block.
 
     Returns:
-        A probability in [0, 1]; 0.0 when there is no answer block (the model committed to nothing).
+        A probability in [0, 1]; 0.0 when no answer is found (the model committed to nothing).
     """
     if reduce not in REDUCTIONS:
         raise ValueError(f"reduce must be one of {REDUCTIONS}; got {reduce!r}")
@@ -178,7 +201,7 @@ def answer_confidence(
         raise ValueError(
             f"need one logprob per token; got {len(token_ids)} tokens and {len(logprobs)} logprobs"
         )
-    span = answer_token_span(text, token_ids, tokenizer)
+    span = answer_token_span(text, token_ids, tokenizer, answer)
     if span is None:
         return 0.0
     lps = np.asarray(logprobs[span[0] : span[1]], dtype=float)

@@ -580,6 +580,12 @@ def score_samples(problem: Problem, samples: Sequence[dict], tokenizer) -> Model
     checks = [check_answer(problem, s["text"]) for s in samples]
     answers = [c.extracted for c in checks]
     vote, share = cal.majority_vote(answers, lambda a, b: same_answer(problem, a, b))
+
+    def confidence(sample: dict, extracted: str | None, reduce: str) -> float:
+        return cal.answer_confidence(
+            sample["text"], sample["token_ids"], sample["logprobs"], tokenizer, reduce, answer=extracted
+        )
+
     if vote is None:
         vote_correct = False
     else:
@@ -591,14 +597,8 @@ def score_samples(problem: Problem, samples: Sequence[dict], tokenizer) -> Model
         texts=[s["text"] for s in samples],
         answers=answers,
         correct=[bool(c.correct) for c in checks],
-        answer_prob=[
-            cal.answer_confidence(s["text"], s["token_ids"], s["logprobs"], tokenizer, "prod")
-            for s in samples
-        ],
-        answer_prob_mean=[
-            cal.answer_confidence(s["text"], s["token_ids"], s["logprobs"], tokenizer, "mean")
-            for s in samples
-        ],
+        answer_prob=[confidence(s, c.extracted, "prod") for s, c in zip(samples, checks)],
+        answer_prob_mean=[confidence(s, c.extracted, "mean") for s, c in zip(samples, checks)],
         num_tokens=[len(s["token_ids"]) for s in samples],
         prediction=vote,
         prediction_correct=vote_correct,

@@ -123,6 +123,13 @@ def test_answer_confidence_uses_only_answer_tokens():
     no_answer = "<think>1+1=2.</think>"
     ids2 = tok(no_answer, add_special_tokens=False)["input_ids"]
     assert answer_confidence(no_answer, ids2, [0.0] * len(ids2), tok) == 0.0
+    # without an answer block, the extracted answer's last occurrence is used (e.g. a boxed or last number)
+    boxed = "2+3=5, so \\boxed{5}"
+    ids3 = tok(boxed, add_special_tokens=False)["input_ids"]
+    logprobs3 = [math.log(0.5)] * len(ids3)
+    logprobs3[boxed.rindex("5")] = math.log(0.9)
+    assert answer_token_span(boxed, ids3, tok, answer="5") == (len(boxed) - 2, len(boxed) - 1)
+    assert answer_confidence(boxed, ids3, logprobs3, tok, answer="5") == pytest.approx(0.9)
 
 
 def test_majority_vote_is_equivalence_aware():
