@@ -40,6 +40,7 @@ def plot_frontier(
     oracle: RoutingPoint | None = None,
     others: dict[str, Sequence[RoutingPoint]] | None = None,
     title: str = "Cost-accuracy frontier",
+    label: str = "cascade",
 ) -> Figure:
     """Two panels: accuracy against mean cost per problem, and against the teacher-call rate.
 
@@ -49,9 +50,10 @@ def plot_frontier(
         oracle: the oracle router's point, drawn as a star (the best any router could do).
         others: more frontiers by label (e.g. ``{"prefilter": points}``), drawn as dashed lines.
         title: figure title.
+        label: legend label of ``points``.
     """
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    series = {"cascade": points, **(others or {})}
+    series = {label: points, **(others or {})}
     for (label, pts), style in zip(series.items(), ("-", "--", ":", "-.")):
         for ax, x in zip(axes, ("cost", "teacher_call_rate")):
             ordered = sorted(pts, key=lambda p: getattr(p, x))
@@ -104,6 +106,7 @@ def render_routing(
         current=point,
         oracle=oracle_point(records, cost, mode=mode),
         title=f"{mode}: {describe_point(point)}",
+        label=mode,
     )
     return fig, point
 

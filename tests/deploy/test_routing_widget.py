@@ -40,3 +40,10 @@ def test_widget_redraws_on_slider_moves(capsys):
     text = capsys.readouterr().out
     assert describe_point(evaluate_routing(RECORDS, 0.0)) in text
     assert describe_point(evaluate_routing(RECORDS, 0.7)) in text
+
+
+def test_render_prefilter_labels_its_frontier():
+    fig, point = render_routing(RECORDS, 0.5, mode="prefilter", scores=[0.9, 0.2, 0.7, 0.4])
+    assert point.student_call_rate == 0.5 and point.teacher_call_rate == 0.5
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert "prefilter" in labels and "cascade" not in labels
