@@ -7,6 +7,8 @@ notebook makes the command exit with status 1, naming the notebook, the cell ind
 
 Key results: a notebook prints lines ``RESULT <name>=<value>`` (use :func:`report_result`); the
 runner collects them from the cells' standard output and shows them in the table.
+nbformat and nbclient are imported only when a notebook runs (importing nbformat costs seconds), so
+notebooks can import :func:`report_result` cheaply.
 """
 
 from __future__ import annotations
@@ -20,10 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
 import psutil
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 RESULT_PREFIX = "RESULT "
 NOTEBOOK_DIR = Path("notebooks")
@@ -46,7 +45,7 @@ def report_result(name: str, value) -> str:
     return line
 
 
-def parse_results(nb: nbformat.NotebookNode) -> dict[str, str]:
+def parse_results(nb) -> dict[str, str]:
     """Collect ``RESULT name=value`` lines from the stdout of every code cell, in order (later wins)."""
     results: dict[str, str] = {}
     for cell in nb.cells:
@@ -172,6 +171,10 @@ def run_notebook(
     Returns:
         A :class:`NotebookRun`; failures are reported in it, not raised.
     """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
     from course_lib.profiles import get_profile
 
     path = Path(path)
