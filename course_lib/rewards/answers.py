@@ -32,8 +32,9 @@ Checking (:func:`check_answer`, :func:`check_answer_raw`) normalises per ``answe
   whose evaluation can explode (numeric exponents above 10,000, power towers, factorials above 1,000) are
   compared as strings only; ``detail`` says so.
 * ``multiple_choice``: labels (``B``, ``(B)``, ``b.``, ``Option B``), digit labels (ARC rows labelled
-  ``1``–``4``; a letter answer maps to the label at that position), or the text of a choice, all
-  resolved through ``metadata["labels"]`` / ``metadata["choices"]``.
+  ``1``–``4``: ``metadata["original_labels"]`` maps ``3`` to the relabelled ``C``, and with digit
+  ``labels`` a letter maps to the label at that position), or the text of a choice, all resolved through
+  ``metadata["labels"]`` / ``metadata["choices"]``.
 * ``exact``: BBH-style targets: ``(A)``-style targets compare labels, numbers compare as numbers,
   bracket sequences ignore spaces, everything else compares case-insensitively after collapsing spaces
   and dropping a trailing period.
@@ -51,7 +52,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -291,12 +292,14 @@ def _choice_lists(metadata: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     return labels or _LETTERS[: len(choices) or len(_LETTERS)], choices
 
 
-def resolve_label(text: str, labels: list[str], choices: list[str]) -> str | None:
+def resolve_label(text: str, labels: list[str], choices: list[str],
+                  original_labels: Sequence[str] = ()) -> str | None:
     """The label an answer string designates, or None.
 
     Tried in order: the exact text of a choice; a label (``B``, ``(b)``, ``Option B:``, ``3`` for digit
-    labels), or a letter standing for the label at that position when labels are not letters (``C`` ->
-    ``"3"`` for labels ``1``–``4``); the text of the only choice the answer mentions.
+    labels); a label the source used before relabelling (ARC rows labelled ``1``–``4`` become ``A``–``D``
+    and keep ``original_labels``, so ``3`` -> ``C``); a letter standing for the label at that position when
+    labels are not letters (``C`` -> ``"3"`` for labels ``1``–``4``); the text of the only choice mentioned.
     """
     if not isinstance(text, str) or not text.strip():
         return None
@@ -310,6 +313,9 @@ def resolve_label(text: str, labels: list[str], choices: list[str]) -> str | Non
         token = match.group(1).upper()
         if token in by_upper:
             return by_upper[token]
+        originals = [str(label).upper() for label in original_labels]
+        if token in originals and len(originals) == len(labels):
+            return labels[originals.index(token)]
         if token.isalpha() and not any(label.isalpha() for label in labels):
             index = ord(token) - ord("A")
             if 0 <= index < len(labels):
@@ -335,10 +341,11 @@ def _check_numeric(gold: str, extracted: str) -> tuple[bool, str]:
 
 def _check_multiple_choice(gold: str, extracted: str, metadata: Mapping[str, Any]) -> tuple[bool, str]:
     labels, choices = _choice_lists(metadata)
-    gold_label = resolve_label(gold, labels, choices)
+    originals = [str(label) for label in metadata.get("original_labels") or []]
+    gold_label = resolve_label(gold, labels, choices, originals)
     if gold_label is None:
         return False, f"gold answer {gold!r} is not one of the labels {labels[:10]}"
-    label = resolve_label(extracted, labels, choices)
+    label = resolve_label(extracted, labels, choices, originals)
     if label is None:
         return False, "the answer names no choice"
     return label == gold_label, f"label {label} vs gold {gold_label}"

@@ -296,6 +296,8 @@ def _relocate_imports(prefixes, new_root):
 
 def _run_program(source, report, network_prelude):
     """Execute the program as ``__main__``; report ``passed`` only after its last statement ran."""
+    import errno
+    import linecache
     import os
     import sys
     import traceback
@@ -310,16 +312,24 @@ def _run_program(source, report, network_prelude):
         socket.socket = _NoNetwork
         socket.create_connection = _NoNetwork
     sys.argv = ["program.py"]
+    linecache.cache["program.py"] = (len(source), None, source.splitlines(True), "program.py")
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     code, verdict = 0, "passed"
     try:
-        exec(compile(source, "program.py", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})  # noqa: S102
+        exec(compile(source, "program.py", "exec"), namespace)  # noqa: S102
     except SystemExit as exc:
         code, verdict = 1, f"error program exited early (SystemExit {exc.code!r}) before its last statement"
-    except MemoryError:
-        code, verdict = 1, "crash MemoryError: the program exceeded its memory limit"
     except BaseException as exc:  # noqa: BLE001 - the program's own failure, reported as a verdict
-        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)  # without this harness frame
-        code, verdict = 1, "error " + "".join(traceback.format_exception_only(type(exc), exc)).strip()[-300:]
+        namespace.clear()  # frees what the program allocated (a MemoryError leaves little room to report)
+        limit_hit = isinstance(exc, MemoryError) or (
+            isinstance(exc, OSError) and exc.errno in (errno.EFBIG, errno.ENOSPC, errno.EDQUOT))
+        code, verdict = 1, ("crash resource limit: " if limit_hit else "error ") + type(exc).__name__
+        try:
+            traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)  # without this harness frame
+            summary = traceback.format_exception_only(type(exc), exc)[-1].strip()[-300:]
+            verdict = verdict.rsplit(" ", 1)[0] + " " + summary if limit_hit else "error " + summary
+        except BaseException:  # noqa: BLE001, S110 - keep the short verdict when even formatting fails
+            pass
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
