@@ -348,42 +348,44 @@ class LlamaSampler:
         variance = x.pow(2).mean(-1, keepdim=True)
         return weight * (x * torch.rsqrt(variance + self.eps))
 
-    def _rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        freqs = positions[:, :, None].float() * self.inv_freq  # (B, S, D/2)
-        emb = torch.cat((freqs, freqs), dim=-1)  # (B, S, D)
-        return (emb.cos() * self.rope_scale)[:, None], (emb.sin() * self.rope_scale)[:, None]  # (B, 1, S, D)
+    def _rope_table(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin of the rotary angles of positions ``0..length-1``, each ``(length, D)``."""
+        positions = torch.arange(length, dtype=torch.float32, device=self.inv_freq.device)
+        freqs = positions[:, None] * self.inv_freq  # (length, D/2)
+        emb = torch.cat((freqs, freqs), dim=-1)  # (length, D)
+        return emb.cos() * self.rope_scale, emb.sin() * self.rope_scale
 
     @staticmethod
     def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         x1, x2 = x.chunk(2, dim=-1)
         return x * cos + torch.cat((-x2, x1), dim=-1) * sin
 
-    def _forward(self, ids, positions, cache, start: int, attn_mask) -> torch.Tensor:
+    def _forward(self, ids, positions, rope, cache, start: int, attn_mask) -> torch.Tensor:
         """Logits of the last position. ids/positions ``(B, S)``; writes keys/values at ``start:start+S``."""
         B, S = ids.shape
         H, Hkv, D = self.num_heads, self.num_kv_heads, self.head_dim
-        cos, sin = self._rope(positions)
-        x = self.embed[ids]  # (B, S, C)
+        cos, sin = rope[0][positions][:, None], rope[1][positions][:, None]  # (B, 1, S, D)
+        x = self.embed[ids].view(B * S, -1)  # (B·S, C)
         for i, (norm1, w_qkv, w_o, norm2, w_gu, w_down) in enumerate(self.layers):
-            qkv = self._rms_norm(x, norm1) @ w_qkv  # (B, S, (H+2Hkv)·D)
-            q, k, v = (
-                qkv.view(B, S, H + 2 * Hkv, D).transpose(1, 2).split([H, Hkv, Hkv], dim=1)
+            qkv = (
+                (self._rms_norm(x, norm1) @ w_qkv).view(B, S, H + 2 * Hkv, D).transpose(1, 2)
             )  # (B, h, S, D)
+            q, k = self._rotate(qkv[:, : H + Hkv], cos, sin).split([H, Hkv], dim=1)  # RoPE on q and k at once
             keys, values = cache[i]  # (B, Hkv, P+T, D)
-            keys[:, :, start : start + S] = self._rotate(k, cos, sin)
-            values[:, :, start : start + S] = v
+            keys[:, :, start : start + S] = k
+            values[:, :, start : start + S] = qkv[:, H + Hkv :]
             a = F.scaled_dot_product_attention(
-                self._rotate(q, cos, sin),
+                q,
                 keys[:, :, : start + S],
                 values[:, :, : start + S],
                 attn_mask=attn_mask,
                 is_causal=attn_mask is None and S > 1,
                 enable_gqa=H != Hkv,
             )  # (B, H, S, D)
-            x = x + a.transpose(1, 2).reshape(B, S, H * D) @ w_o
-            gate, up = (self._rms_norm(x, norm2) @ w_gu).chunk(2, dim=-1)  # (B, S, I) each
-            x = x + (F.silu(gate) * up) @ w_down
-        return self._rms_norm(x[:, -1], self.final_norm) @ self.lm_head  # (B, V)
+            x = torch.addmm(x, a.transpose(1, 2).reshape(B * S, H * D), w_o)  # x + attention output
+            gate, up = (self._rms_norm(x, norm2) @ w_gu).chunk(2, dim=-1)  # (B·S, I) each
+            x = torch.addmm(x, F.silu(gate) * up, w_down)  # x + MLP output
+        return self._rms_norm(x.view(B, S, -1)[:, -1], self.final_norm) @ self.lm_head  # (B, V)
 
     def sample(
         self, ids, attention_mask, max_new_tokens, temperature, eos_token_ids, pad_token_id
@@ -404,22 +406,23 @@ class LlamaSampler:
         if padded:  # causal ∧ key is a real token; a padding query attends to itself so no row is empty
             causal = torch.ones(P, P, dtype=torch.bool, device=ids.device).tril()
             mask = (causal & key_valid[:, None, None, :P]) | torch.eye(P, dtype=torch.bool, device=ids.device)
-        logits = self._forward(ids, positions, cache, 0, mask)  # (B, V)
+        rope = self._rope_table(total)
+        logits = self._forward(ids, positions, rope, cache, 0, mask)  # (B, V)
         eos = torch.tensor(list(eos_token_ids), device=ids.device)
-        unfinished = torch.ones(B, dtype=torch.long, device=ids.device)
+        unfinished = torch.ones(B, dtype=torch.bool, device=ids.device)
         tokens = []
         position = positions[:, -1:]  # (B, 1)
         for t in range(max_new_tokens):
             probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, V)
             next_tokens = torch.multinomial(probs, num_samples=1).squeeze(1)  # (B,)
-            next_tokens = next_tokens * unfinished + pad_token_id * (1 - unfinished)
+            next_tokens = torch.where(unfinished, next_tokens, pad_token_id)
             tokens.append(next_tokens)
             unfinished = unfinished & ~torch.isin(next_tokens, eos)
             if t == max_new_tokens - 1 or not bool(unfinished.any()):
                 break
             position = position + 1
             step_mask = key_valid[:, None, None, : P + t + 1] if padded else None
-            logits = self._forward(next_tokens[:, None], position, cache, P + t, step_mask)
+            logits = self._forward(next_tokens[:, None], position, rope, cache, P + t, step_mask)
         return torch.stack(tokens, dim=1)
 
 

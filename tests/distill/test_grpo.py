@@ -214,7 +214,7 @@ def test_sampler_logits_match_the_model(tiny):
         torch.ones(ids.size(1), ids.size(1), dtype=torch.bool).tril() & mask.bool()[:, None, None, :]
     ) | torch.eye(ids.size(1), dtype=torch.bool)
     with torch.no_grad():
-        ours = sampler._forward(ids, positions, cache, 0, attn)
+        ours = sampler._forward(ids, positions, sampler._rope_table(ids.size(1)), cache, 0, attn)
         theirs = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1]
     assert (ours - theirs).abs().max() < 1e-5
 
