@@ -147,16 +147,18 @@ def extract_answer(text: Any, answer_type: str | None = None) -> Extraction:
     if not isinstance(text, str):
         return Extraction(None, "none")
     text = text[-MAX_TEXT_CHARS:]
+    # code keeps its first line's indentation (a HumanEval completion is an indented function body)
+    trim = (lambda t: t.strip("\r\n").rstrip()) if answer_type == "code" else str.strip
     close = text.rfind(ANSWER_CLOSE)
     opening = text.rfind(ANSWER_OPEN, 0, max(close, 0))
     if close >= 0 and opening >= 0:
-        return Extraction(text[opening + len(ANSWER_OPEN):close].strip(), "answer_tag")
+        return Extraction(trim(text[opening + len(ANSWER_OPEN):close]), "answer_tag")
     if ANSWER_OPEN in text:
-        return Extraction(text.rsplit(ANSWER_OPEN, 1)[1].strip(), "answer_tag_open")
+        return Extraction(trim(text.rsplit(ANSWER_OPEN, 1)[1]), "answer_tag_open")
     body = _after_think(text)
     if answer_type == "code":
         blocks = _CODE_BLOCK.findall(body)
-        return Extraction(blocks[-1], "code_block") if blocks else Extraction(body.strip() or None, "raw_text")
+        return Extraction(blocks[-1], "code_block") if blocks else Extraction(trim(body) or None, "raw_text")
     boxed = _last_boxed(body)
     if boxed is not None:
         return Extraction(boxed.strip(), "boxed")
