@@ -1,0 +1,427 @@
+"""The lab profile's shipped models: a tiny reasoning teacher and students, trained by this module.
+
+Real students are pretrained language models; real teachers are strong but imperfect reasoners. The lab
+reproduces both roles with ~1M-parameter character-level Llamas on the lab task suite
+(``course_lib.data.tasks``), so that distillation in a notebook takes minutes on a CPU:
+
+=====================  ==================================================================================
+``lab-student-base``   "pretrained": a language model of bare reasoning steps (``40-10=30.``,
+                       ``F and T=F.``, ``d dog.`` ...) and of question text, never the question → chain
+                       format; it knows arithmetic and facts but not how to answer a question.
+``lab-teacher``        the base, trained further on reference chains of every task (fresh problems every
+                       step) until it solves in-distribution problems well but not perfectly.
+``lab-student-chain``  the base, fine-tuned (``trl.SFTTrainer``) on the teacher's best-of-K chains.
+``lab-student-answer`` the base, fine-tuned on the teacher's final answers of the same problems, same budget.
+``lab-student-grpo``   ``lab-student-chain`` after GRPO (from-scratch trainer) with the verifier reward.
+=====================  ==================================================================================
+
+Each folder in ``data/models/`` holds ``model.safetensors``, the tokenizer, ``record.json`` (config and
+curves) and ``card.json`` / ``README.md``: how it was trained, the exact command, hardware, wall time and
+accuracy per domain with 95% bootstrap intervals. Reproduce them with::
+
+    python -m course_lib.distill.lab_models train             # all, in order (≈45 min on 1 CPU thread)
+    python -m course_lib.distill.lab_models train --which teacher
+    python -m course_lib.distill.lab_models measure --which all   # re-measure and rewrite the cards
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from course_lib.data.schema import Problem, model_prompt
+from course_lib.distill.records import RunRecord
+from course_lib.distill.sft import Pair, TrainConfig, completion_target, train_causal_lm
+
+MODELS_ENV = "COURSE_MODELS_DIR"
+TEACHER = "lab-teacher"
+STUDENTS = {
+    "base": "lab-student-base",
+    "chain": "lab-student-chain",
+    "answer": "lab-student-answer",
+    "grpo": "lab-student-grpo",
+}
+CARD_FILE = "card.json"
+EVAL_SEED = 12345  # the fixed test problems of every card
+EVAL_PER_TASK = 50
+_STEP_END = re.compile(r"(?<=\.)\s+")
+
+
+def models_dir() -> Path:
+    """Where the lab checkpoints live: ``$COURSE_MODELS_DIR`` or ``<repository>/data/models``."""
+    return Path(os.environ.get(MODELS_ENV) or Path(__file__).resolve().parents[2] / "data" / "models")
+
+
+def _load(name: str):
+    from course_lib.models.tiny import load_model
+
+    folder = models_dir() / name
+    if not (folder / "model.safetensors").exists():
+        raise FileNotFoundError(
+            f"lab model {name!r} is not at {folder}; train it with "
+            f"`python -m course_lib.distill.lab_models train --which {name.removeprefix('lab-student-').removeprefix('lab-')}` "
+            f"or set {MODELS_ENV} to the folder that holds it"
+        )
+    return load_model(folder)
+
+
+def load_lab_teacher():
+    """The shipped lab teacher → ``(model, tokenizer)`` in eval mode (see :func:`lab_card` for its accuracy)."""
+    return _load(TEACHER)
+
+
+def load_lab_student(kind: str = "base"):
+    """A shipped lab student → ``(model, tokenizer)``.
+
+    Args:
+        kind: ``"base"`` (pretrained on bare steps, no chain format), ``"chain"`` (SFT on teacher chains),
+            ``"answer"`` (SFT on teacher answers only) or ``"grpo"`` (``"chain"`` + GRPO).
+    """
+    if kind not in STUDENTS:
+        raise ValueError(f"unknown lab student kind {kind!r}; choose one of {', '.join(STUDENTS)}")
+    return _load(STUDENTS[kind])
+
+
+def lab_card(name: str) -> dict[str, Any]:
+    """The model card of a shipped model (``"lab-teacher"``, ``"lab-student-chain"`` ... or a student kind)."""
+    folder = models_dir() / STUDENTS.get(name, name)
+    if not (folder / CARD_FILE).exists():
+        known = [TEACHER, *STUDENTS.values()]
+        raise FileNotFoundError(f"no model card at {folder / CARD_FILE}; known lab models: {known}")
+    return json.loads((folder / CARD_FILE).read_text())
+
+
+def lab_accuracy(name: str, split: str = "in_distribution") -> dict[str, dict[str, float]]:
+    """Recorded accuracy of a shipped model: ``{domain or "all": {"value", "low", "high", "n"}}``.
+
+    ``split`` is ``"in_distribution"``, ``"by_task"`` or ``"ood"`` (then keyed by OOD family).
+    """
+    accuracy = lab_card(name)["accuracy"]
+    if split not in accuracy:
+        raise ValueError(f"split must be one of {sorted(accuracy)}; got {split!r}")
+    return accuracy[split]
+
+
+# ---------------------------------------------------------------- training data
+
+
+def bare_steps(chain: str) -> list[str]:
+    """Split a reference chain into its steps: ``"40-10=30. 30-24=6."`` → ``["40-10=30.", "30-24=6."]``."""
+    return [s for s in _STEP_END.split(chain.strip()) if s]
+
+
+def _fresh(step: int, seed: int, n: int, tasks: Sequence[str] | None) -> list[Problem]:
+    """``n`` fresh training problems for one step, tasks drawn uniformly (seeded by step)."""
+    from course_lib.data.tasks import LAB_TASKS, make_problems
+
+    names = list(tasks or LAB_TASKS)
+    rng = random.Random(seed * 1_000_003 + step)
+    picks = [rng.choice(names) for _ in range(n)]
+    return [make_problems(task, 1, seed=seed * 1_000_003 + step * 64 + i)[0] for i, task in enumerate(picks)]
+
+
+def pretraining_batches(seed: int, batch_size: int, max_chars: int = 96,
+                        tasks: Sequence[str] | None = None) -> Callable[[int], list[Pair]]:
+    """Step → batch of "pretraining" text: bare steps and question texts, shuffled and packed into lines.
+
+    Each sequence is newline-joined pieces (steps like ``53-42=11.`` from fresh problems' chains, and whole
+    question texts) up to ``max_chars`` characters, with the loss on every token. Questions and their steps
+    are shuffled apart, and there are no ``<think>``/``<answer>`` tags, so the model learns the facts
+    (arithmetic, rules) and the language, but not the question → chain format.
+    """
+    def batch(step: int) -> list[Pair]:
+        rng = random.Random(seed * 7_919 + step)
+        problems = _fresh(step, seed, batch_size * 3, tasks)
+        pieces = [s for p in problems for s in bare_steps(p.chain or "")]
+        pieces += [p.prompt.replace("\n", " ") for p in problems[: batch_size // 2]]
+        rng.shuffle(pieces)
+        lines, current = [], ""
+        for piece in pieces:
+            if current and len(current) + 1 + len(piece) > max_chars:
+                lines.append(current)
+                current = ""
+            current = f"{current}\n{piece}" if current else piece
+        lines.append(current)
+        return [("", line) for line in lines[:batch_size]]
+
+    return batch
+
+
+def reference_batches(seed: int, batch_size: int, tasks: Sequence[str] | None = None,
+                      target: str = "chain") -> Callable[[int], list[Pair]]:
+    """Step → ``batch_size`` fresh problems as ``(prompt, <think>chain</think><answer>…</answer>)`` pairs."""
+    def batch(step: int) -> list[Pair]:
+        return [(model_prompt(p), completion_target(p, target)) for p in _fresh(step, seed, batch_size, tasks)]
+
+    return batch
+
+
+# ---------------------------------------------------------------- measurement
+
+
+def eval_problems(n_per_task: int = EVAL_PER_TASK, seed: int = EVAL_SEED) -> list[Problem]:
+    """The in-distribution test problems of the cards: ``n_per_task`` of every lab task, test split."""
+    from course_lib.data.tasks import lab_suite
+
+    return lab_suite(n_per_task, seed=seed, split="test")
+
+
+def ood_eval_problems(n_per_task: int = EVAL_PER_TASK // 2, seed: int = EVAL_SEED) -> dict[str, list[Problem]]:
+    """OOD test problems per family (every task the family applies to), see ``course_lib.data.ood``."""
+    from course_lib.data.ood import ood_suite
+
+    return ood_suite(n_per_task, seed=seed)
+
+
+def measure(model, tokenizer, *, n_per_task: int = EVAL_PER_TASK, seed: int = EVAL_SEED, ood: bool = True,
+            scorer=None, progress: bool = True) -> dict[str, Any]:
+    """Greedy accuracy with 95% bootstrap intervals: per domain, per task and (``ood``) per OOD family."""
+    from course_lib.distill.pipeline import accuracy_by, greedy_answers
+
+    problems = eval_problems(n_per_task, seed)
+    verdicts = [c.correct for c in greedy_answers(model, tokenizer, problems, scorer, progress=progress)]
+    result = {
+        "in_distribution": accuracy_by(problems, verdicts, "domain"),
+        "by_task": accuracy_by(problems, verdicts, lambda p: p.source.removeprefix("lab/")),
+    }
+    if ood:
+        result["ood"] = {}
+        for family, shifted in ood_eval_problems(max(1, n_per_task // 2), seed).items():
+            ok = [c.correct for c in greedy_answers(model, tokenizer, shifted, scorer, progress=progress)]
+            result["ood"][family] = accuracy_by(shifted, ok, lambda p: "all")["all"]
+    return result
+
+
+# ---------------------------------------------------------------- recipes
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one shipped model is made.
+
+    Attributes:
+        name: folder name under :func:`models_dir`.
+        init: ``"tiny-1m"`` (a fresh model of that size) or the name of another lab model to start from.
+        data: ``"pretraining"`` (:func:`pretraining_batches`), ``"reference"`` (:func:`reference_batches`),
+            ``"teacher-chain"`` / ``"teacher-answer"`` (SFT on the teacher's best-of-K set) or ``"grpo"``.
+        train: optimisation settings (plain loop) – for SFT/GRPO recipes, steps/batch/lr are read from it.
+        options: recipe-specific extras (distillation set size, K, GRPO settings).
+        description: one line for the card.
+    """
+
+    name: str
+    init: str
+    data: str
+    train: TrainConfig
+    options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+RECIPES: dict[str, Recipe] = {
+    "base": Recipe(
+        STUDENTS["base"], "tiny-1m", "pretraining",
+        TrainConfig(max_steps=600, per_device_train_batch_size=32, learning_rate=2e-3, warmup_steps=100,
+                    logging_steps=25, save_steps=100, seed=1),
+        description="pretrained student: bare reasoning steps and question text, no question→chain format",
+    ),
+    "teacher": Recipe(
+        TEACHER, STUDENTS["base"], "reference",
+        TrainConfig(max_steps=1600, per_device_train_batch_size=16, learning_rate=2e-3, warmup_steps=100,
+                    logging_steps=25, save_steps=100, seed=2),
+        options={"eval_steps": 200, "eval_per_task": 4},
+        description="teacher: the base trained on reference chains of every lab task, fresh problems every step",
+    ),
+    "chain": Recipe(
+        STUDENTS["chain"], STUDENTS["base"], "teacher-chain",
+        TrainConfig(max_steps=500, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=20, seed=3),
+        options={"n_per_task": 100, "num_samples": 4, "temperature": 1.0},
+        description="chain-distilled student: the base after SFT on the teacher's best-of-K chains",
+    ),
+    "answer": Recipe(
+        STUDENTS["answer"], STUDENTS["base"], "teacher-answer",
+        TrainConfig(max_steps=500, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=20, seed=3),
+        options={"n_per_task": 100, "num_samples": 4, "temperature": 1.0},
+        description="answer-only student: the base after SFT on the teacher's answers (same problems and budget)",
+    ),
+    "grpo": Recipe(
+        STUDENTS["grpo"], STUDENTS["chain"], "grpo",
+        TrainConfig(max_steps=100, per_device_train_batch_size=8, learning_rate=1e-5, warmup_steps=0, seed=4),
+        options={"n_per_task": 100, "num_generations": 8, "max_completion_length": 96},
+        description="SFT+GRPO student: the chain student after GRPO with the verifier reward",
+    ),
+}
+ORDER = ("base", "teacher", "chain", "answer", "grpo")
+
+
+def _init_model(init: str, seed: int):
+    from course_lib.models.tiny import TINY_SPECS, build_tiny_model
+
+    if init in TINY_SPECS:
+        return build_tiny_model(init, seed=seed)
+    return _load(init)
+
+
+def _distillation_set(recipe: Recipe, progress: bool, scorer=None):
+    """The teacher's best-of-K set on the recipe's training problems (shared by the chain/answer students)."""
+    from course_lib.data.tasks import lab_suite
+    from course_lib.distill.teacher import teacher_distillation_set
+
+    teacher, tok = load_lab_teacher()
+    problems = lab_suite(recipe.options["n_per_task"], seed=recipe.train.seed, split="train")
+    kwargs = {"scorer": scorer} if scorer is not None else {}
+    return teacher_distillation_set(teacher, tok, problems, num_samples=recipe.options["num_samples"],
+                                    temperature=recipe.options["temperature"], seed=recipe.train.seed,
+                                    progress=progress, **kwargs)
+
+
+def train_recipe(which: str, *, resume: bool = True, progress: bool = True, scorer=None) -> RunRecord:
+    """Train one shipped model (``which`` in :data:`RECIPES`), save it with its record and card, return the record.
+
+    Plain-loop recipes checkpoint every ``save_steps`` into ``<folder>/checkpoints`` and resume from there.
+    """
+    from course_lib.models.tiny import save_model
+
+    if which not in RECIPES:
+        raise ValueError(f"unknown recipe {which!r}; choose from {', '.join(RECIPES)}")
+    recipe = RECIPES[which]
+    folder = models_dir() / recipe.name
+    model, tok = _init_model(recipe.init, recipe.train.seed)
+    cfg = recipe.train
+    if recipe.data in ("pretraining", "reference"):
+        make = pretraining_batches if recipe.data == "pretraining" else reference_batches
+        eval_fn = None
+        if recipe.options.get("eval_steps"):
+            from course_lib.distill.pipeline import greedy_answers
+
+            probe = eval_problems(recipe.options["eval_per_task"], seed=EVAL_SEED + 1)
+
+            def eval_fn(m):
+                ok = [c.correct for c in greedy_answers(m, tok, probe, scorer, progress=False)]
+                return {"probe_accuracy": sum(ok) / len(ok)}
+
+        record = train_causal_lm(model, tok, make(cfg.seed, cfg.per_device_train_batch_size), cfg, name=recipe.name,
+                                 output_dir=folder / "checkpoints", resume=resume, eval_fn=eval_fn,
+                                 eval_steps=recipe.options.get("eval_steps", 0), progress=progress)
+    elif recipe.data in ("teacher-chain", "teacher-answer"):
+        from course_lib.distill.sft import sft_distill
+
+        dset = _distillation_set(recipe, progress, scorer)
+        record, _ = sft_distill(model, tok, dset.problems, recipe.data.removeprefix("teacher-"),
+                                max_steps=cfg.max_steps, per_device_train_batch_size=cfg.per_device_train_batch_size,
+                                learning_rate=cfg.learning_rate, warmup_steps=cfg.warmup_steps, seed=cfg.seed,
+                                progress=progress)
+        record.name = recipe.name
+        record.metrics["distillation_yield"] = dset.yield_by_domain
+        record.metrics["distillation_examples"] = len(dset.problems)
+    else:
+        from course_lib.data.schema import to_trl_rows
+        from course_lib.data.tasks import lab_suite
+        from course_lib.distill.grpo import GRPOTrainer
+        from course_lib.distill.grpo_config import GRPOConfig
+        from course_lib.rewards.rewards import accuracy_reward
+
+        o = recipe.options
+        args = GRPOConfig(num_generations=o["num_generations"], per_device_train_batch_size=cfg.per_device_train_batch_size,
+                          max_completion_length=o["max_completion_length"], learning_rate=cfg.learning_rate,
+                          max_steps=cfg.max_steps, seed=cfg.seed, disable_tqdm=not progress)
+        rows = to_trl_rows(lab_suite(o["n_per_task"], seed=cfg.seed, split="train"), style="prompt_only")
+        record = GRPOTrainer(model, [accuracy_reward], args, train_dataset=rows, processing_class=tok).train(recipe.name)
+    record.config = {"recipe": asdict(recipe), **record.config}
+    save_model(model, tok, folder)
+    record.save(folder)
+    return record
+
+
+def write_card(which: str, accuracy: dict[str, Any], record: RunRecord, command: str) -> Path:
+    """Write ``card.json`` and ``README.md`` for a trained model next to its weights."""
+    from course_lib.models.tiny import count_parameters
+
+    recipe = RECIPES[which]
+    folder = models_dir() / recipe.name
+    model, _ = _load(recipe.name)
+    card = {
+        "name": recipe.name,
+        "description": recipe.description,
+        "init": recipe.init,
+        "data": recipe.data,
+        "parameters": count_parameters(model),
+        "command": command,
+        "train_wall_time_s": round(record.wall_time_s, 1),
+        "environment": record.environment,
+        "recipe": asdict(recipe),
+        "metrics": record.metrics,
+        "accuracy": accuracy,
+        "evaluation": {"decoding": "greedy", "split": "test", "n_per_task": EVAL_PER_TASK, "seed": EVAL_SEED,
+                       "ood_n_per_task": EVAL_PER_TASK // 2, "interval": "95% percentile bootstrap over problems"},
+    }
+    (folder / CARD_FILE).write_text(json.dumps(card, indent=1, default=str))
+    (folder / "README.md").write_text(card_markdown(card))
+    return folder
+
+
+def _fmt(est: dict[str, float]) -> str:
+    return f"{est['value']:.1%} [{est['low']:.1%}, {est['high']:.1%}] (n={est['n']})"
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The human-readable model card."""
+    env = card["environment"]
+    lines = [
+        f"# {card['name']}", "", card["description"], "",
+        f"- parameters: {card['parameters']:,} (character-level Llama, course_lib.models.tiny)",
+        f"- initialised from: `{card['init']}`; data: `{card['data']}`",
+        f"- command: `{card['command']}`",
+        (f"- hardware: {env.get('machine')}, torch {env.get('torch')} with {env.get('torch_threads')} thread(s), "
+         f"GPU: {env.get('cuda') or 'none'}"),
+        f"- training wall time: {card['train_wall_time_s'] / 60:.1f} min",
+        "", "## Accuracy (greedy, held-out test split, 95% bootstrap intervals)", "",
+        "| domain | accuracy |", "|---|---|",
+    ]
+    lines += [f"| {d} | {_fmt(e)} |" for d, e in card["accuracy"]["in_distribution"].items()]
+    lines += ["", "| task | accuracy |", "|---|---|"]
+    lines += [f"| {t} | {_fmt(e)} |" for t, e in card["accuracy"]["by_task"].items()]
+    if "ood" in card["accuracy"]:
+        lines += ["", "| OOD family | accuracy |", "|---|---|"]
+        lines += [f"| {f} | {_fmt(e)} |" for f, e in card["accuracy"]["ood"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: ``train`` (then measure and write cards) or ``measure`` (rewrite cards from saved models)."""
+    parser = argparse.ArgumentParser(prog="python -m course_lib.distill.lab_models", description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=("train", "measure"))
+    parser.add_argument("--which", nargs="+", default=["all"], choices=["all", *ORDER])
+    parser.add_argument("--no-resume", action="store_true", help="ignore saved checkpoints and start over")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    which = ORDER if "all" in args.which else [w for w in ORDER if w in args.which]
+    for name in which:
+        started = time.perf_counter()
+        folder = models_dir() / RECIPES[name].name
+        if args.action == "train":
+            record = train_recipe(name, resume=not args.no_resume, progress=not args.no_progress)
+        else:
+            record = RunRecord.load(folder)
+        model, tok = _load(RECIPES[name].name)
+        accuracy = measure(model, tok, progress=not args.no_progress)
+        command = f"python -m course_lib.distill.lab_models train --which {name}"
+        write_card(name, accuracy, record, command)
+        print(f"{name}: {time.perf_counter() - started:.0f} s; accuracy by domain: "
+              + ", ".join(f"{d} {e['value']:.1%}" for d, e in accuracy["in_distribution"].items()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
