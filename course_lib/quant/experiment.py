@@ -109,6 +109,7 @@ def ptq_vs_qad(
     scheme: str = "symmetric",
     granularity: str = "group",
     group_size: int = 32,
+    lr: float | Mapping[int, float] = 3e-5,
     kl_problems: Sequence[Problem] | None = None,
     scorer=None,
     max_new_tokens: int | None = None,
@@ -124,10 +125,11 @@ def ptq_vs_qad(
         eval_sets: split name -> problems for accuracy, e.g. ``{"in-distribution": ..., "OOD": ...}``.
         bits: bit widths to try (each 2..8).
         scheme, granularity, group_size: the quantizer (same for PTQ and QAD).
+        lr: QAD learning rate, one for all or by bit width (coarser grids need larger moves).
         kl_problems: held-out problems (with chains) for the KL column (default: the first eval set).
         scorer: answer checker (default ``rewards.check_answer``).
         max_new_tokens: generation budget for accuracy (default: the active profile's).
-        qad_kwargs: passed to :func:`quant_aware_distill` (``steps``, ``lr``, ``batch_size``, ``noise``,
+        qad_kwargs: passed to :func:`quant_aware_distill` (``steps``, ``batch_size``, ``noise``,
             ``divergence`` ...).
 
     Returns:
@@ -135,8 +137,11 @@ def ptq_vs_qad(
     """
     if not eval_sets:
         raise ValueError("eval_sets must name at least one split of problems")
+    lrs = dict(lr) if isinstance(lr, Mapping) else {b: lr for b in bits}
     for b in bits:
         QuantSpec(b, scheme, granularity, group_size)  # reject bad settings before any training
+        if b not in lrs:
+            raise ValueError(f"lr has no entry for {b} bits; give one learning rate or one per bit width in {list(bits)}")
     held_out = distillation_batches(kl_problems or next(iter(eval_sets.values())), tokenizer, batch_size=32, seed=seed)
     spec_kwargs = {"scheme": scheme, "granularity": granularity, "group_size": group_size}
 
@@ -154,10 +159,10 @@ def ptq_vs_qad(
         rows.append(measure("PTQ", b, ptq(student, b, **spec_kwargs), started))
         started = time.perf_counter()
         qad, records[b] = quant_aware_distill(
-            teacher, copy.deepcopy(student), train_problems, b, **spec_kwargs, tokenizer=tokenizer, seed=seed,
-            progress=progress, **qad_kwargs,
+            teacher, copy.deepcopy(student), train_problems, b, **spec_kwargs, lr=lrs[b], tokenizer=tokenizer,
+            seed=seed, progress=progress, **qad_kwargs,
         )
         rows.append(measure("QAD", b, qad, started))
-    config = dict(bits=list(bits), **spec_kwargs, n_train=len(train_problems), seed=seed,
+    config = dict(bits=list(bits), **spec_kwargs, lr=lrs, n_train=len(train_problems), seed=seed,
                   eval_sizes={k: len(v) for k, v in eval_sets.items()}, qad=next(iter(records.values())).config)
     return QuantExperiment(rows, records, config)

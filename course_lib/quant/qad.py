@@ -223,8 +223,8 @@ def quant_aware_distill(
     beta: float = 0.5,
     temperature: float = 1.0,
     steps: int | None = None,
-    lr: float = 3e-4,
-    warmup_steps: int = 0,
+    lr: float = 3e-5,
+    warmup_steps: int | None = None,
     batch_size: int = 16,
     max_grad_norm: float = 1.0,
     completions: str = "reference",
@@ -247,7 +247,10 @@ def quant_aware_distill(
             ``noise_p`` = fraction quantized); either way the returned student carries the quantizers.
         divergence, beta, temperature: the loss (see :func:`token_divergence`).
         steps: optimizer steps (default: the active profile's ``steps["qad"]``).
-        lr, warmup_steps, max_grad_norm: AdamW learning rate, linear warm-up, gradient clipping (0: off).
+        lr: AdamW learning rate. QAD fine-tunes a trained student, so keep it small: Adam's first updates
+            move every weight by about ``lr`` in the gradient's sign direction, all together, and a step
+            much larger than the quantizer's grid step overshoots (coarser grids tolerate larger ``lr``).
+        warmup_steps: linear warm-up (default: a tenth of ``steps``); max_grad_norm: clipping (0: off).
         batch_size: sequences per step (problems only).
         completions: ``"reference"`` or ``"teacher"`` (problems only).
         tokenizer: the shared tokenizer (default: the lab character tokenizer).
@@ -267,6 +270,7 @@ def quant_aware_distill(
         raise ValueError(f"steps must be a positive integer; got {steps!r}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0; got {lr!r}")
+    warmup_steps = steps // 10 if warmup_steps is None else warmup_steps
     if data and isinstance(data[0], Problem):
         tokenizer = _tokenizer_for(student, tokenizer)
         batches = distillation_batches(data, tokenizer, batch_size, completions, teacher, seed=seed, progress=progress)

@@ -16,7 +16,7 @@ def experiment(teacher_and_tokenizer, problems):
     teacher, tok = teacher_and_tokenizer
     evals = {"in-distribution": problems["test"][:6], "OOD": problems["test"][6:10]}
     return ptq_vs_qad(teacher, copy.deepcopy(teacher), tok, problems["train"], evals, bits=(4, 2), scorer=scorer,
-                      max_new_tokens=24, steps=8, lr=1e-3, batch_size=16, progress=False)
+                      max_new_tokens=24, steps=8, lr={4: 1e-4, 2: 1e-3}, batch_size=16, progress=False)
 
 
 def test_rows_cover_every_method_and_bit_width(experiment):
@@ -27,6 +27,7 @@ def test_rows_cover_every_method_and_bit_width(experiment):
     assert experiment.row("PTQ", 2)["kl"] > experiment.row("PTQ", 4)["kl"] > 0
     assert experiment.row("QAD", 2)["kl"] < experiment.row("PTQ", 2)["kl"]
     assert set(experiment.records) == {4, 2} and experiment.records[2].config["steps"] == 8
+    assert experiment.records[4].config["lr"] == 1e-4 and experiment.records[2].config["lr"] == 1e-3
     assert experiment.config["eval_sizes"] == {"in-distribution": 6, "OOD": 4}
     assert set(experiment.accuracy_curve("OOD", "PTQ")) == {FULL_PRECISION, 4, 2}
     with pytest.raises(KeyError, match="no split 'test'"):
@@ -46,5 +47,7 @@ def test_bad_bit_widths_fail_before_any_training(teacher_and_tokenizer, problems
     teacher, tok = teacher_and_tokenizer
     with pytest.raises(ValueError, match="bits must be an integer from 2 to 8; got 1"):
         ptq_vs_qad(teacher, teacher, tok, problems["train"], {"x": problems["test"]}, bits=(4, 1))
+    with pytest.raises(ValueError, match="lr has no entry for 2 bits"):
+        ptq_vs_qad(teacher, teacher, tok, problems["train"], {"x": problems["test"]}, bits=(4, 2), lr={4: 1e-4})
     with pytest.raises(ValueError, match="eval_sets must name"):
         ptq_vs_qad(teacher, teacher, tok, problems["train"], {})
