@@ -629,7 +629,9 @@ def _ood_sets(ood, problems: Sequence[Problem], seed: int) -> dict[str, list[Pro
 
 
 def _model_name(model) -> str:
-    return str(getattr(model.config, "name_or_path", "") or type(model).__name__)
+    """A Hub id as is, a local folder by its last part (``lab-teacher``), else the class name."""
+    name = str(getattr(model.config, "name_or_path", "") or type(model).__name__)
+    return Path(name).name if os.path.isabs(name) else name
 
 
 def _unpack(pair, role: str):
