@@ -54,8 +54,53 @@ STD_EPS = 1e-4  # TRL's constant in A = (r - mean) / (std + 1e-4)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Advantages: pure functions of the rewards
+# Rewards and advantages: pure functions
 # ---------------------------------------------------------------------------------------------------
+
+
+def reward_func_name(func: RewardFunc) -> str:
+    """The name a reward is logged under (``rewards/<name>``), as TRL names it: the function's ``__name__``."""
+    return getattr(func, "__name__", type(func).__name__)
+
+
+def calculate_rewards(
+    reward_funcs: Sequence[RewardFunc],
+    inputs: Sequence[dict],
+    completions: Sequence[str],
+    completion_ids: Sequence[Sequence[int]] | None = None,
+) -> torch.Tensor:
+    """Call every reward function on every completion, in TRL's contract.
+
+    Args:
+        reward_funcs: F callables ``f(prompts=, completions=, completion_ids=, **columns) -> list[float | None]``.
+        inputs: N dataset rows (``"prompt"`` plus extra columns such as ``answer``), one per completion.
+        completions: N completion texts.
+        completion_ids: N token-id lists (passed through to the functions).
+
+    Returns:
+        ``(N, F)`` float32 rewards, NaN where a function returned None ("does not apply").
+    """
+    if len(inputs) != len(completions):
+        raise ValueError(
+            f"got {len(inputs)} rows for {len(completions)} completions; pass one row per completion"
+        )
+    prompts = [row["prompt"] for row in inputs]
+    skip = ("prompt", "completion", "completion_ids")
+    columns = {k: [row[k] for row in inputs] for k in inputs[0] if k not in skip}
+    rewards_per_func = torch.zeros(len(completions), len(reward_funcs))
+    for i, func in enumerate(reward_funcs):
+        values = func(
+            prompts=prompts, completions=list(completions), completion_ids=completion_ids, **columns
+        )
+        if len(values) != len(completions):
+            raise ValueError(
+                f"reward function {reward_func_name(func)!r} returned {len(values)} rewards for "
+                f"{len(completions)} completions; it must return exactly one (a number or None) per completion"
+            )
+        rewards_per_func[:, i] = torch.tensor(
+            [torch.nan if v is None else v for v in values], dtype=torch.float32
+        )
+    return rewards_per_func
 
 
 def nanstd(x: torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -467,7 +512,7 @@ class GRPOTrainer:
             raise TypeError(
                 f"reward_funcs must be a callable or a non-empty list of callables; got {reward_funcs!r}"
             )
-        self.reward_func_names = [getattr(f, "__name__", type(f).__name__) for f in self.reward_funcs]
+        self.reward_func_names = [reward_func_name(f) for f in self.reward_funcs]
         weights = self.args.reward_weights or [1.0] * len(self.reward_funcs)
         if len(weights) != len(self.reward_funcs):
             raise ValueError(
@@ -528,24 +573,8 @@ class GRPOTrainer:
         return prompt_ids, completion_ids, completions
 
     def _calculate_rewards(self, inputs: list[dict], prompts, completions, completion_ids) -> torch.Tensor:
-        """``(N, F)``: every reward function on every completion; None becomes NaN."""
-        columns = {
-            k: [row[k] for row in inputs]
-            for k in inputs[0]
-            if k not in ("prompt", "completion", "completion_ids")
-        }
-        rewards_per_func = torch.zeros(len(prompts), len(self.reward_funcs))
-        for i, (func, name) in enumerate(zip(self.reward_funcs, self.reward_func_names)):
-            values = func(prompts=prompts, completions=completions, completion_ids=completion_ids, **columns)
-            if len(values) != len(prompts):
-                raise ValueError(
-                    f"reward function {name!r} returned {len(values)} rewards for {len(prompts)} completions; "
-                    "it must return exactly one (a number or None) per completion"
-                )
-            rewards_per_func[:, i] = torch.tensor(
-                [torch.nan if v is None else v for v in values], dtype=torch.float32
-            )
-        return rewards_per_func
+        """``(N, F)``: every reward function on every completion (see :func:`calculate_rewards`)."""
+        return calculate_rewards(self.reward_funcs, inputs, completions, completion_ids)
 
     def _compute_advantages(self, rewards_per_func: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(advantages, rewards)``, both ``(N,)``: weighted rewards → :func:`group_relative_advantages`."""
