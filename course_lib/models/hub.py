@@ -170,6 +170,8 @@ def load_hub_model(
             name_or_path, dtype=dtype, quantization_config=quantization_config, device_map=device, **extra
         )
     except OSError as err:
+        if Path(name_or_path).exists():
+            raise
         raise OSError(
             f"could not load {name_or_path!r}: not a local model folder and not in the Hub cache "
             f"(HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '0')}). "
