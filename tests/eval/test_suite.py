@@ -196,3 +196,26 @@ def test_ood_sets_generated_from_lab_tasks():
         evaluate_reasoning_quality(
             build_tiny_model("tiny-250k"), None, problems, ood=["linear"], progress=False
         )
+
+
+def test_chat_template_follows_the_hub_profile(monkeypatch):
+    from course_lib import profiles
+
+    seen = {}
+
+    def spy(model, tok, problems, **kw):
+        seen["chat"] = kw["chat"]
+        return original(model, tok, problems, **kw)
+
+    original = suite.generate
+    monkeypatch.setattr(suite, "generate", spy)
+    model = build_tiny_model("tiny-250k")
+    monkeypatch.setattr(profiles, "_active", profiles.get_profile("hub", smoke=True))
+    report = evaluate_reasoning_quality(
+        model, None, make_problems(1), max_new_tokens=4, embedder=False, progress=False
+    )
+    assert seen["chat"] is True and report.config["chat"] is True and report.config["profile"] == "hub"
+    monkeypatch.setattr(profiles, "_active", profiles.get_profile("lab", smoke=True))
+    report = evaluate_reasoning_quality(model, None, make_problems(1), progress=False, embedder=False)
+    assert seen["chat"] is False and report.config["chat"] is False
+    assert report.config["max_new_tokens"] == profiles.get_profile("lab").max_new_tokens
