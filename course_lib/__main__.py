@@ -16,7 +16,9 @@ COMMAND_MODULES = ("course_lib.runner",)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib", description="The Reasoning Distillation Workbook."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_subcommand(subparsers)

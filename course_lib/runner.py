@@ -24,6 +24,8 @@ from pathlib import Path
 
 import psutil
 
+from course_lib.profiles import PROFILES, get_profile
+
 RESULT_PREFIX = "RESULT "
 NOTEBOOK_DIR = Path("notebooks")
 BUILD_DIR = Path("build/notebooks")
@@ -175,8 +177,6 @@ def run_notebook(
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    from course_lib.profiles import get_profile
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no notebook at {path}")
@@ -295,7 +295,7 @@ def add_subcommand(subparsers) -> None:
     p.add_argument(
         "names", nargs="*", help="notebooks to run (stem, file name or prefix like 00); default: all"
     )
-    p.add_argument("--profile", default="lab", help="lab (default) or hub")
+    p.add_argument("--profile", default="lab", choices=sorted(PROFILES), help="profile (default: lab)")
     p.add_argument("--smoke", action="store_true", help="set COURSE_SMOKE=1 (CI budgets)")
     p.add_argument("--notebooks", default=str(NOTEBOOK_DIR), help="folder of notebooks (default: notebooks)")
     p.add_argument(
