@@ -8,4 +8,4 @@ Import what a notebook needs from its subpackage, e.g. ``from course_lib.data.ta
 from course_lib import profiles
 
 __version__ = "0.1.0"
-__all__ = ["profiles", "__version__"]
+__all__ = ["__version__", "profiles"]

@@ -50,7 +50,7 @@ class Profile:
     max_new_tokens: int = 96
     smoke: bool = False
 
-    def shrunk(self) -> "Profile":
+    def shrunk(self) -> Profile:
         """The smoke version of this profile: every budget cut to a few steps/problems."""
         return dataclasses.replace(
             self,

@@ -6,8 +6,9 @@ A reasoning completion follows the R1 convention ``<think>CHAIN</think><answer>A
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 DOMAINS = ("math", "code", "logic", "general")
 ANSWER_TYPES = ("numeric", "math", "multiple_choice", "exact", "code")
@@ -58,14 +59,14 @@ class Problem:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, row: dict[str, Any]) -> "Problem":
+    def from_dict(cls, row: dict[str, Any]) -> Problem:
         return cls(**row)
 
 
 PROMPT_SUFFIX = "\n"
 
 
-def model_prompt(problem: "Problem | str") -> str:
+def model_prompt(problem: Problem | str) -> str:
     """The plain-text prompt a model without a chat template sees: the question, then a newline."""
     text = problem if isinstance(problem, str) else problem.prompt
     return text + PROMPT_SUFFIX

@@ -7,8 +7,8 @@ left padding. Generation stops at ``</answer>`` or the end-of-sequence token.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -125,7 +125,7 @@ def generate(
         for start in tqdm(range(0, len(flat), batch_size), desc="generate", disable=not progress, leave=False):
             chunk = flat[start : start + batch_size]
             enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            kwargs = dict(do_sample=True, temperature=temperature, top_p=top_p) if sampling else dict(do_sample=False)
+            kwargs = {"do_sample": True, "temperature": temperature, "top_p": top_p} if sampling else {"do_sample": False}
             res = model.generate(
                 **enc,
                 max_new_tokens=max_new_tokens,
