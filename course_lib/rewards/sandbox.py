@@ -112,14 +112,17 @@ def _serve(control_fd, preload):
     A request is one ``SOCK_SEQPACKET`` message holding the config path and four descriptors: the
     program's stdout, stderr, the status channel and a reply socket (which receives the launcher's pidfd).
     """
-    import ctypes  # noqa: F401 - the launchers' own imports, done once here rather than per run
-    import marshal  # noqa: F401
+    import ctypes
+    import gc
+    import marshal  # noqa: F401 - the launchers' own imports, done once here rather than per run
     import os
     import resource  # noqa: F401
     import socket
 
     for name in preload:  # forked launchers inherit these, so programs that import them start fast
         __import__(name)
+    libc = ctypes.CDLL(None, use_errno=True)
+    gc.freeze()  # forks then neither scan nor copy-on-write the preloaded objects during garbage collection
     control = socket.socket(fileno=control_fd)
     while True:
         try:
@@ -145,7 +148,7 @@ def _serve(control_fd, preload):
                 for target, fd in enumerate(fds[:3], start=1):
                     os.dup2(fd, target)
                 os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # drops the control socket: programs cannot reach us
-                _launch(message.decode(), 3)
+                _launch(message.decode(), 3, libc)
             finally:
                 os._exit(70)
         pidfd = os.pidfd_open(pid)
@@ -155,12 +158,13 @@ def _serve(control_fd, preload):
             os.close(fd)
 
 
-def _launch(config_path, status_fd):
+def _launch(config_path, status_fd, libc):
     """Launcher: read the run's config, set up isolation, fork the program, relay its fate, then end its group.
 
     Writes ``<nonce> setup <isolation>`` and, when the program is gone, ``<nonce> exit <code> cpu <seconds>``
-    to the status channel. SIGTERM (the caller's timeout) kills the program, which in namespace mode ends
-    its whole PID namespace; the final ``killpg`` removes stragglers in the limits-only fallback.
+    to the status channel. SIGTERM (the caller's timeout), or the launcher's own alarm at the wall-clock
+    limit plus :data:`_TERM_GRACE_S` (should the caller have died), kills the program, which in namespace mode
+    ends its whole PID namespace; the final ``killpg`` removes stragglers in the limits-only fallback.
     """
     import marshal
     import os
@@ -180,18 +184,18 @@ def _launch(config_path, status_fd):
 
     uid = 1_000_000_000 + os.getpid()
     try:
-        isolation = _enter_namespaces(cfg, uid) if cfg["namespaces"] and os.geteuid() == 0 else ""
+        isolation = _enter_namespaces(cfg, uid, libc) if cfg["namespaces"] and os.geteuid() == 0 else ""
     except OSError as exc:
         report(f"crash sandbox setup failed: {exc}")
         return
     report("setup " + (isolation + ",rlimits" if isolation else "rlimits,socket-prelude"))
-    stops = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    stops = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM}
     signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # held until the handler below can kill the child
     child = os.fork()
     if child == 0:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         try:
-            _confine(cfg, uid if isolation else None)
+            _confine(cfg, uid if isolation else None, libc)
         except BaseException as exc:  # noqa: BLE001 - any setup failure must be reported, not raised
             report(f"crash sandbox setup failed: {type(exc).__name__}: {exc}")
             os._exit(70)
@@ -203,12 +207,13 @@ def _launch(config_path, status_fd):
     for signum in stops:
         signal.signal(signum, kill_child)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    signal.setitimer(signal.ITIMER_REAL, cfg["timeout_s"] + cfg["grace_s"])
     _, status, usage = os.wait4(child, 0)
     report(f"exit {os.waitstatus_to_exitcode(status)} cpu {usage.ru_utime + usage.ru_stime:.3f}")
     os.killpg(0, signal.SIGKILL)
 
 
-def _enter_namespaces(cfg, uid):
+def _enter_namespaces(cfg, uid, libc):
     """Unshare network, PID and mount namespaces and build the private file system view.
 
     Returns the isolation tags applied, or ``""`` when the kernel refused (the run falls back to limits).
@@ -217,9 +222,9 @@ def _enter_namespaces(cfg, uid):
     import os
     import sys
 
-    libc = ctypes.CDLL(None, use_errno=True)
     clone_newns, clone_newpid, clone_newnet = 0x00020000, 0x20000000, 0x40000000
-    ms_rdonly, ms_nosuid, ms_nodev, ms_remount, ms_bind, ms_rec, ms_private = 1, 2, 4, 32, 4096, 16384, 1 << 18
+    ms_rdonly, ms_nosuid, ms_nodev, ms_remount, ms_bind, ms_move, ms_rec, ms_private = (
+        1, 2, 4, 32, 4096, 8192, 16384, 1 << 18)
     if libc.unshare(clone_newns | clone_newpid | clone_newnet) != 0:
         return ""
 
@@ -234,27 +239,31 @@ def _enter_namespaces(cfg, uid):
     for path in ("/var/tmp", "/dev/shm"):
         if os.path.isdir(path) and not os.path.islink(path):
             mount("tmpfs", path, "tmpfs", ms_nosuid | ms_nodev | ms_rdonly, "size=4k,mode=755")
-    python_root = "/tmp/.python"
-    os.makedirs(python_root, mode=0o755)
-    mount(os.path.realpath(sys.base_prefix), python_root, None, ms_bind | ms_rec)
-    mount("none", python_root, None, ms_remount | ms_bind | ms_rdonly | ms_nosuid)
-    cfg["python_prefixes"] = sorted({os.path.realpath(sys.base_prefix), sys.base_prefix})
-    cfg["python_root"] = python_root
+    # The program's user must read the Python installation. When a directory above it is closed to others
+    # (pyenv under /root), an empty tmpfs hides that directory and the installation is mounted back, read-only.
+    prefix = os.path.realpath(sys.base_prefix)
+    parents = ["/" + "/".join(prefix.strip("/").split("/")[:i]) for i in range(1, prefix.count("/"))]
+    closed = next((d for d in parents if not os.stat(d).st_mode & 0o001), None)
+    if closed:
+        staging = "/tmp/.python"
+        os.mkdir(staging, 0o755)
+        mount(prefix, staging, None, ms_bind | ms_rec)
+        mount("tmpfs", closed, "tmpfs", ms_nosuid | ms_nodev, "size=64k,mode=755")
+        os.makedirs(prefix)
+        mount(staging, prefix, None, ms_move)
+        mount("none", prefix, None, ms_remount | ms_bind | ms_rdonly | ms_nosuid)
     os.makedirs(cfg["workdir"], exist_ok=True)
     mount("tmpfs", cfg["workdir"], "tmpfs", ms_nosuid | ms_nodev, f"{size},mode=700,uid={uid},gid={uid}")
     return "netns,pidns,mountns,uid"
 
 
-def _confine(cfg, uid):
+def _confine(cfg, uid, libc):
     """In the forked child: own /proc, resource limits, then (namespace mode) drop to the run's user id."""
-    import ctypes
     import os
     import resource
 
     if uid is not None:
-        libc = ctypes.CDLL(None, use_errno=True)
         libc.mount(b"proc", b"/proc", b"proc", 2 | 4 | 8, None)  # nosuid, nodev, noexec; best effort
-        _relocate_imports(cfg["python_prefixes"], cfg["python_root"])
     cpu = cfg["cpu_s"]
     limits = {
         resource.RLIMIT_CORE: 0,
@@ -272,26 +281,7 @@ def _confine(cfg, uid):
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-        ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG = SIGKILL: die with the launcher
-
-
-def _relocate_imports(prefixes, new_root):
-    """Point ``sys.path`` and already-imported packages' ``__path__`` at the read-only bind mount of the
-    Python installation, which the unprivileged user can read even when the original location is not."""
-    import sys
-
-    def moved(path):
-        for prefix in prefixes:
-            if path == prefix or path.startswith(prefix + "/"):
-                return new_root + path[len(prefix):]
-        return path
-
-    sys.path[:] = [moved(p) for p in sys.path]
-    for module in list(sys.modules.values()):
-        search = getattr(module, "__path__", None)
-        if isinstance(search, list):
-            search[:] = [moved(p) for p in search]
-    sys.path_importer_cache.clear()
+        libc.prctl(1, 9)  # PR_SET_PDEATHSIG = SIGKILL: die with the launcher
 
 
 def _run_program(source, report, network_prelude):
@@ -339,7 +329,7 @@ def _run_program(source, report, network_prelude):
     os._exit(code)
 
 
-_SERVER_FUNCTIONS = (_serve, _launch, _enter_namespaces, _confine, _relocate_imports, _run_program)
+_SERVER_FUNCTIONS = (_serve, _launch, _enter_namespaces, _confine, _run_program)
 PRELOAD = ("typing", "re", "math", "collections", "itertools", "functools", "heapq", "string", "bisect",
            "hashlib", "operator", "traceback")
 """Standard-library modules the fork server imports once, so programs importing them start fast."""
@@ -415,13 +405,16 @@ class _ForkServer:
         return pidfds[0]
 
     def close(self) -> None:
-        """Stop the server (it also stops by itself when this process exits)."""
+        """Stop the server: it exits when its control socket closes (as when this process exits)."""
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None:
-                self._proc.kill()
-                self._proc.wait()
             if self._control is not None:
                 self._control.close()
+            if self._proc is not None:
+                try:
+                    self._proc.wait(timeout=_TERM_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
             self._control = self._proc = None
 
 
@@ -587,7 +580,8 @@ def run_code(
     pidfd = -1
     try:
         config = {
-            "program": program, "nonce": nonce, "workdir": workdir, "cpu_s": cpu_limit, "memory_mb": memory_mb,
+            "program": program, "nonce": nonce, "workdir": workdir, "timeout_s": timeout_s, "grace_s": _TERM_GRACE_S,
+            "cpu_s": cpu_limit, "memory_mb": memory_mb,
             "max_processes": max_processes, "max_file_mb": max_file_mb, "namespaces": namespaces,
         }
         config_path = os.path.join(workdir, _CONFIG_NAME)

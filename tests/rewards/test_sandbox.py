@@ -7,6 +7,8 @@ proven first with a bounded version (``test_process_limit_bounds_forks``).
 
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +20,15 @@ from course_lib.rewards.sandbox import STATUSES, _Capped, _classify, run_code, r
 ISOLATED = run_code("pass").isolation.startswith("netns")
 needs_isolation = pytest.mark.skipif(not ISOLATED, reason="needs root and unshare (namespace isolation)")
 SANDBOX_UID_MIN = 1_000_000_000
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def sandbox_processes() -> list[int]:
@@ -156,7 +167,7 @@ def test_reading_the_callers_files_and_processes_fails():
     finally:
         secret.unlink()
         os.rmdir(home_dir)
-    assert result.status == "failed" and "PermissionError" in result.error
+    assert result.status == "failed" and ("PermissionError" in result.error or "FileNotFoundError" in result.error)
     assert result.stdout.splitlines() == ["['1']", "False"]  # it sees only itself, as PID 1
 
 
@@ -248,3 +259,15 @@ def test_fallback_without_namespaces_still_limits_and_blocks_sockets():
     assert result.isolation == "rlimits,socket-prelude"
     assert result.stdout == "network access is disabled in the sandbox\n"
     assert run_code("while True:\n    pass", timeout_s=1, namespaces=False).status == "timeout"
+
+
+@needs_isolation
+def test_a_dying_caller_leaves_no_program_behind():
+    code = "from course_lib.rewards.sandbox import run_code\nrun_code('import time\\ntime.sleep(600)', timeout_s=1)"
+    caller = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        assert wait_until(lambda: sandbox_processes() != [], 60), "the sandboxed program never started"
+    finally:
+        caller.kill()
+        caller.wait()
+    assert wait_until(lambda: sandbox_processes() == [], 5)  # the launcher's own alarm ended it
