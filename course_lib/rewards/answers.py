@@ -49,6 +49,7 @@ Nothing here raises on any input string: a checker error becomes ``correct=False
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -257,6 +258,14 @@ def _as_latex(text: str) -> str:
     return text if ("$" in text or "\\boxed" in text or "\\(" in text) else f"${text}$"
 
 
+@functools.lru_cache(maxsize=8192)
+def _math_parse(text: str, timeout: int | None) -> tuple:
+    """math-verify's parse of one answer, cached: GRPO checks each gold answer once per generation."""
+    from math_verify import parse
+
+    return tuple(parse(_as_latex(text), parsing_timeout=timeout))
+
+
 def math_equal(gold: str, candidate: str) -> tuple[bool, str]:
     """Whether two math answers are equivalent, and how that was decided (see the module docstring)."""
     if _normalise_math_string(gold) == _normalise_math_string(candidate):
@@ -265,14 +274,13 @@ def math_equal(gold: str, candidate: str) -> tuple[bool, str]:
     plain = re.compile(r"^[\s$\\%,.\d+\-/]*$")
     if gold_number is not None and candidate_number is not None and plain.match(gold) and plain.match(candidate):
         return numbers_equal(gold_number, candidate_number), "compared as numbers"
-    from math_verify import parse, verify
+    from math_verify import verify
 
     in_main = threading.current_thread() is threading.main_thread()
     if not in_main and max(len(gold), len(candidate)) > MAX_MATH_CHARS:
         return False, f"too long for math-verify outside the main thread (> {MAX_MATH_CHARS} chars)"
     timeout = MATH_TIMEOUT_S if in_main else None
-    parsed_gold = parse(_as_latex(gold), parsing_timeout=timeout)
-    parsed_candidate = parse(_as_latex(candidate), parsing_timeout=timeout)
+    parsed_gold, parsed_candidate = list(_math_parse(gold, timeout)), list(_math_parse(candidate, timeout))
     if not parsed_gold or not parsed_candidate:
         return False, "math-verify could not parse " + ("the gold answer" if not parsed_gold else "the answer")
     if not in_main and (_explosive(parsed_gold) or _explosive(parsed_candidate)):

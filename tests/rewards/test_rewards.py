@@ -129,6 +129,7 @@ def test_grpo_trainer_step_calls_our_rewards_with_dataset_columns(tmp_path):
     assert calls[0]["n"] == 4 and sorted(columns["source"]) == ["chat", "chat", "lab/order", "lab/order"]
     assert [value is None for value in rewards] == [source == "chat" for source in columns["source"]]
     assert all(value in (0.0, 1.0) for value in rewards if value is not None)
-    assert [json.loads(m) for m in columns["metadata"] if m != "{}"][0]["labels"] == ["A", "B"]
+    labelled = [json.loads(m) for m, source in zip(columns["metadata"], columns["source"]) if source != "chat"]
+    assert all(meta["labels"] == ["A", "B"] for meta in labelled)
     logged = {key for entry in trainer.state.log_history for key in entry}
     assert {"rewards/recording_accuracy/mean", "rewards/format_reward/mean"} <= logged
