@@ -59,7 +59,7 @@ def run_trl(size: str, config: dict, rows: list[dict]) -> tuple[list[float], lis
         args=trl.GRPOConfig(
             output_dir=tempfile.mkdtemp(prefix="bench-grpo-"),
             bf16=False,
-            gradient_checkpointing=False,
+            activation_checkpointing=False,
             report_to=[],
             save_strategy="no",
             **config,

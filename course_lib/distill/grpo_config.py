@@ -166,7 +166,8 @@ class GRPOConfig:
     def to_trl_kwargs(self) -> dict:
         """Keyword arguments for ``trl.GRPOConfig`` describing the same run (every field is a TRL field).
 
-        Add what only TRL needs: ``output_dir``, ``bf16=bf16_supported()``, ``gradient_checkpointing=False``,
+        Add what only TRL needs: ``output_dir``, ``bf16=bf16_supported()``, ``activation_checkpointing=False`` (TRL defaults
+        to gradient checkpointing, under its deprecated name ``gradient_checkpointing``),
         ``report_to=[]``.
         """
         return asdict(self)

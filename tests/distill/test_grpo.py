@@ -221,27 +221,16 @@ def test_sampler_logits_match_the_model(tiny):
 
 def test_other_architectures_fall_back_to_generate(tiny, monkeypatch):
     model, tok = tiny
+
+    def draw():
+        torch.manual_seed(3)
+        ids = [tok("ab\n")["input_ids"]] * 2
+        kwargs = {"eos_token_ids": [tok.eos_token_id], "pad_token_id": tok.pad_token_id}
+        return sample_completions(model, ids, max_new_tokens=6, temperature=1.0, **kwargs)
+
+    fast = draw()
     monkeypatch.setattr(LlamaSampler, "supports", staticmethod(lambda m: False))
-    torch.manual_seed(3)
-    got = sample_completions(
-        model,
-        [tok("ab\n")["input_ids"]] * 2,
-        max_new_tokens=6,
-        temperature=1.0,
-        eos_token_ids=[tok.eos_token_id],
-        pad_token_id=tok.pad_token_id,
-    )
-    monkeypatch.undo()
-    torch.manual_seed(3)
-    fast = sample_completions(
-        model,
-        [tok("ab\n")["input_ids"]] * 2,
-        max_new_tokens=6,
-        temperature=1.0,
-        eos_token_ids=[tok.eos_token_id],
-        pad_token_id=tok.pad_token_id,
-    )
-    assert got == fast and all(1 <= len(r) <= 6 for r in got)
+    assert draw() == fast and all(1 <= len(r) <= 6 for r in fast)
 
 
 # -- training -------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def _trainers(folder, tok, completions, **config):
     trl_args = trl.GRPOConfig(
         output_dir=tempfile.mkdtemp(prefix="grpo-trl-"),
         bf16=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         report_to=[],
         **config,
     )
@@ -208,7 +208,7 @@ def test_seeded_run_reproduces_trl_train(saved_model):
         args=trl.GRPOConfig(
             output_dir=tempfile.mkdtemp(prefix="grpo-trl-run-"),
             bf16=False,
-            gradient_checkpointing=False,
+            activation_checkpointing=False,
             report_to=[],
             save_strategy="no",
             **config,
