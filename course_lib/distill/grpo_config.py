@@ -166,9 +166,9 @@ class GRPOConfig:
     def to_trl_kwargs(self) -> dict:
         """Keyword arguments for ``trl.GRPOConfig`` describing the same run (every field is a TRL field).
 
-        Add what only TRL needs: ``output_dir``, ``bf16=bf16_supported()``, ``activation_checkpointing=False`` (TRL defaults
-        to gradient checkpointing, under its deprecated name ``gradient_checkpointing``),
-        ``report_to=[]``.
+        Add what only TRL needs: ``output_dir``, ``bf16=bf16_supported()``, ``report_to=[]`` and
+        ``activation_checkpointing=False`` (TRL turns checkpointing on by default, under the name
+        ``gradient_checkpointing`` that transformers 5.24 deprecates).
         """
         return asdict(self)
 
