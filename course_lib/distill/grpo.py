@@ -26,7 +26,7 @@ The trainer's methods carry TRL's names, so each can be read next to its TRL cou
 ``train``                           the loop: generate, split into micro-batches, backward, step
 =================================== ================================================================
 
-``tests/distill/test_grpo.py`` proves advantages, loss and every parameter gradient equal to
+``tests/distill/test_grpo_trl_equality.py`` proves advantages, loss and every parameter gradient equal to
 ``trl.GRPOTrainer``'s on the same batch (within 1e-6) for each loss type, with and without the KL term.
 What TRL has and this module leaves out: vLLM, tools, multi-modal prompts, reward *models*,
 conversational prompts (render them with the chat template first), sequence-level importance sampling,
@@ -271,7 +271,7 @@ def sample_completions(
     (``torch.multinomial`` on the whole batch each step, as ``generate`` does, so a seed gives the same
     completions), stops when every row has produced an EOS or after ``max_new_tokens``, and returns each
     completion's ids up to and including its first EOS. Llama-architecture models (the lab's tiny models,
-    SmolLM2) go through :class:`LlamaSampler`, ~2× faster than ``generate`` on a CPU; others through
+    SmolLM2) go through :class:`LlamaSampler`, about 1.5× faster than ``generate`` on a CPU; others through
     ``model.generate``.
 
     Returns:
@@ -390,15 +390,17 @@ class LlamaSampler:
             )
 
     def _rms_norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        variance = x.pow(2).mean(-1, keepdim=True)
-        return weight * (x * torch.rsqrt(variance + self.eps))
+        h = x.float()  # in float32 then back, as LlamaRMSNorm (no-ops for a float32 model)
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return weight * h.to(x.dtype)
 
     def _rope_table(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
         """cos and sin of the rotary angles of positions ``0..length-1``, each ``(length, D)``."""
         positions = torch.arange(length, dtype=torch.float32, device=self.inv_freq.device)
         freqs = positions[:, None] * self.inv_freq  # (length, D/2)
         emb = torch.cat((freqs, freqs), dim=-1)  # (length, D)
-        return emb.cos() * self.rope_scale, emb.sin() * self.rope_scale
+        dtype = self.embed.dtype  # computed in float32, used in the model's dtype, as LlamaRotaryEmbedding
+        return (emb.cos() * self.rope_scale).to(dtype), (emb.sin() * self.rope_scale).to(dtype)
 
     @staticmethod
     def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -490,7 +492,8 @@ class GRPOTrainer:
             ``to_trl_rows(problems, style="prompt_only")``.
         processing_class: the tokenizer.
         ref_model: reference policy for the KL term; None with ``beta > 0`` freezes a copy of ``model``
-            as it is now (TRL reloads the same initial weights).
+            as it is now (TRL reloads the same initial weights), or, for a peft (LoRA) model, uses the
+            model with its adapters disabled, as TRL does.
     """
 
     def __init__(
@@ -530,8 +533,8 @@ class GRPOTrainer:
             raise ValueError(
                 "the tokenizer needs a pad token (set tokenizer.pad_token = tokenizer.eos_token)"
             )
-        self.ref_model = None
-        if self.args.beta > 0:
+        self.ref_model = None  # with beta > 0 and a peft model, the reference is the model with adapters off
+        if self.args.beta > 0 and (ref_model is not None or not hasattr(model, "disable_adapter")):
             self.ref_model = ref_model if ref_model is not None else copy.deepcopy(model)
             self.ref_model.eval().requires_grad_(False)
 
@@ -619,8 +622,14 @@ class GRPOTrainer:
                 batch["ref_per_token_logps"] = self._get_per_token_logps(
                     self.ref_model, input_ids, attention_mask, logits_to_keep
                 )
+            elif self.args.beta > 0:  # a LoRA policy: its base model (adapters disabled) is the reference
+                with self.model.disable_adapter():
+                    batch["ref_per_token_logps"] = self._get_per_token_logps(
+                        self.model, input_ids, attention_mask, logits_to_keep
+                    )
         rewards_per_func = self._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-        batch["advantages"], batch["rewards"] = self._compute_advantages(rewards_per_func)
+        advantages, batch["rewards"] = self._compute_advantages(rewards_per_func)
+        batch["advantages"] = advantages.to(device)
         batch["rewards_per_func"] = rewards_per_func
         batch["completions"] = completions
         return batch
@@ -691,7 +700,7 @@ class GRPOTrainer:
             index = order[start : start + size]
             parts.append(
                 {
-                    k: v[index] if isinstance(v, torch.Tensor) and v.dim() > 0 else v
+                    k: v[index.to(v.device)] if isinstance(v, torch.Tensor) and v.dim() > 0 else v
                     for k, v in batch.items()
                     if k != "completions"
                 }

@@ -1,5 +1,6 @@
 """GRPO from scratch: config validation, advantages, the loss's pieces, sampling, learning, the run record."""
 
+import copy
 import math
 
 import pytest
@@ -285,3 +286,29 @@ def test_run_record_is_complete_and_reproducible():
     assert record.wall_time_s > 0 and record.metrics["steps"] == 3
     assert record.curve("kl")[1][0] == pytest.approx(0.0, abs=1e-7)  # the policy starts at the reference
     assert record.curve("learning_rate")[1] == [1e-2] * 3  # constant schedule
+
+
+def test_lora_policy_uses_its_base_as_reference_and_trains_only_adapters():
+    peft = pytest.importorskip("peft")
+    model, tok = build_tiny_model("tiny-250k", seed=0)
+    base_model = copy.deepcopy(model)
+    lora = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    policy = peft.get_peft_model(model, lora)
+    frozen = {n: p.detach().clone() for n, p in policy.named_parameters() if not p.requires_grad}
+    config = GRPOConfig(
+        num_generations=4, per_device_train_batch_size=8, max_completion_length=6, beta=0.1,
+        learning_rate=1e-2, max_steps=2, disable_tqdm=True,
+    )  # fmt: skip
+    trainer = GRPOTrainer(policy, reward_a, config, [{"prompt": f"{i}:"} for i in range(4)], tok)
+    assert trainer.ref_model is None  # no copy: the reference is the base model under the adapters
+    batch = trainer._generate_and_score_completions([{"prompt": "0:"}] * 4 + [{"prompt": "1:"}] * 4)
+    ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+    mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+    with torch.no_grad():
+        base = trainer._get_per_token_logps(base_model, ids, mask, batch["completion_ids"].size(1))
+        adapted = trainer._get_per_token_logps(policy, ids, mask, batch["completion_ids"].size(1))
+    assert (adapted - base).abs().max() > 1e-3  # the adapters change the policy...
+    assert (batch["ref_per_token_logps"] - base).abs().max() < 1e-6  # ...the reference is the base
+    record = trainer.train()
+    assert record.curve("kl")[1][-1] > 0
+    assert all(torch.equal(p, frozen[n]) for n, p in policy.named_parameters() if n in frozen)
