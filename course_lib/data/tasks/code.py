@@ -20,7 +20,7 @@ def run_program(program: str) -> str:
     """
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(program, {"__builtins__": {"print": print, "range": range}})  # noqa: S102 (our own programs)
+        exec(program, {"__builtins__": {"print": print}})  # noqa: S102 (our own programs)
     return out.getvalue().strip()
 
 
