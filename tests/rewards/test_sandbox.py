@@ -271,3 +271,10 @@ def test_a_dying_caller_leaves_no_program_behind():
         caller.kill()
         caller.wait()
     assert wait_until(lambda: sandbox_processes() == [], 5)  # the launcher's own alarm ended it
+
+
+def test_runs_after_an_idle_server_are_not_killed_early(monkeypatch):
+    monkeypatch.setattr("course_lib.rewards.sandbox._TERM_GRACE_S", 0.1)
+    assert run_code("pass", timeout_s=0.2).status == "passed"
+    time.sleep(0.5)  # longer than timeout + grace: the server sat idle in select
+    assert run_code("import time\ntime.sleep(0.1)", timeout_s=0.4).status == "passed"
