@@ -438,7 +438,8 @@ def error_rate_by_steps(outcomes: Sequence[Outcome]) -> dict[int, tuple[int, int
 
 
 def plot_failures(records: Sequence[FailureRecord], save=None):
-    """Two stacked-bar panels: error categories per split (family), and sub-categories per number of steps.
+    """Two stacked-bar panels: error counts per split (family) by category, and, per number of steps,
+    the share of each sub-category among that step count's errors (bar labels give the error counts).
 
     Args:
         records: from :func:`analyse_failures`.
@@ -450,19 +451,23 @@ def plot_failures(records: Sequence[FailureRecord], save=None):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    panels = (("family", "category", CATEGORIES, "errors by split and category"),
-              ("steps", "subcategory", SUBCATEGORIES, "errors by number of steps and what broke"))
-    for ax, (by, column, labels, title) in zip(axes, panels):
+    panels = (("family", "category", CATEGORIES, False, "errors by split and category"),
+              ("steps", "subcategory", SUBCATEGORIES, True, "what broke, by number of steps"))
+    for ax, (by, column, labels, share, title) in zip(axes, panels):
         rows = failure_table(records, by=by, column=column)
         names = [str(r[by]) for r in rows]
-        bottom = [0] * len(rows)
+        bottom = [0.0] * len(rows)
         for label in labels:
-            counts = [r[label] for r in rows]
-            if any(counts):
-                ax.bar(names, counts, bottom=bottom, label=label)
-                bottom = [b + c for b, c in zip(bottom, counts)]
+            values = [r[label] / r["total"] if share else r[label] for r in rows]
+            if any(values):
+                ax.bar(names, values, bottom=bottom, label=label)
+                bottom = [b + v for b, v in zip(bottom, values)]
+        if share:
+            for x, r in enumerate(rows):
+                ax.annotate(f"n={r['total']}", (x, 1.0), ha="center", va="bottom", fontsize=8)
+            ax.set_ylim(0, 1.12)
         ax.set_title(title)
-        ax.set_ylabel("student errors")
+        ax.set_ylabel("share of errors" if share else "student errors")
         ax.legend(fontsize=8)
     axes[0].tick_params(axis="x", rotation=20)
     axes[1].set_xlabel("reasoning steps (problem difficulty)")
