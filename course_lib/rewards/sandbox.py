@@ -27,11 +27,13 @@ How one run is contained (``SandboxResult.isolation`` lists what was really appl
   (ignored for root) really bounds a fork bomb. When a directory above the Python installation is closed
   to others (pyenv under ``/root``), that directory is hidden by an empty tmpfs and the installation is
   mounted back read-only, so the standard library stays importable and the home directory unreadable.
-* **Fallback** (not root, or ``unshare`` refused; tag ``rlimits,socket-prelude``): limits only, a
-  temporary work directory removed afterwards, and a prelude that replaces ``socket.socket`` (best
-  effort: a determined program can reach ``_socket``). As a normal user ``RLIMIT_NPROC`` counts all of
-  that user's processes, so it bounds fork bombs, but such a program could still signal the caller's
-  other processes, and a process that leaves its session survives the run.
+* **Fallback** (not root, or ``unshare`` refused, as in many containers; tag ``socket-prelude,rlimits``):
+  limits, a temporary work directory removed afterwards, and a prelude that replaces ``socket.socket``
+  (best effort: a determined program can reach ``_socket``). As root it still runs the program as a
+  fresh user id when the standard library is readable by others (tag ``uid,socket-prelude,rlimits``), so
+  ``RLIMIT_NPROC`` binds and the caller cannot be signalled. Without that (a normal user), ``RLIMIT_NPROC``
+  counts all of the user's processes, so it still bounds fork bombs, but the program could signal the
+  caller's other processes; in both cases a process that leaves the program's session survives the run.
 
 Verdicts (``SandboxResult.status``):
 
@@ -77,6 +79,7 @@ _DRAIN_S = 0.5  # how long output is still read after the program exited
 _TERM_GRACE_S = 1.0  # after its wall-clock limit, how long a program may live before the server kills it
 _SERVER_REPLY_S = 30.0  # how long a fork request may wait for the server's answer
 _STATUS_CAP = 65_536  # bytes kept from the status channel
+_SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}  # programs add HOME and TMPDIR
 
 
 @dataclass(frozen=True)
@@ -260,11 +263,17 @@ def _program_process(cfg, fds, libc, isolate, host_dir):
 
     workdir = "/tmp/sandbox" if isolate else host_dir
     os.environ.update(HOME=workdir, TMPDIR=workdir)
-    uid = 1_000_000_000 + int(os.readlink("/proc/self")) if isolate else None  # our pid as the host sees it
+    closed = _closed_parent()
+    uid = None  # root drops to a fresh user id, unless (without namespaces) it could not read the standard library
+    if os.geteuid() == 0 and (isolate or not closed):
+        uid = 1_000_000_000 + (int(os.readlink("/proc/self")) if isolate else os.getpid())  # pid seen by the host
     try:
         if isolate:
-            _enter_namespaces(cfg, uid, libc, workdir)
-        report("setup " + ("netns,pidns,mountns,uid,rlimits" if isolate else "rlimits,socket-prelude"))
+            _enter_namespaces(cfg, uid, libc, workdir, closed)
+        elif uid is not None:
+            os.chown(workdir, uid, uid)
+        tags = "netns,pidns,mountns,uid" if isolate else ("uid," if uid is not None else "") + "socket-prelude"
+        report(f"setup {tags},rlimits")
         _confine(cfg, uid, libc, workdir)
     except BaseException as exc:  # noqa: BLE001 - any setup failure must be reported, not raised
         report(f"crash sandbox setup failed: {type(exc).__name__}: {exc}")
@@ -272,7 +281,17 @@ def _program_process(cfg, fds, libc, isolate, host_dir):
     _run_program(cfg["program"], report, network_prelude=not isolate)
 
 
-def _enter_namespaces(cfg, uid, libc, workdir):
+def _closed_parent():
+    """The top-most directory above the Python installation that other users cannot enter, or None."""
+    import os
+    import sys
+
+    prefix = os.path.realpath(sys.base_prefix)
+    parents = ["/" + "/".join(prefix.strip("/").split("/")[:i]) for i in range(1, prefix.count("/"))]
+    return next((d for d in parents if not os.stat(d).st_mode & 0o001), None)
+
+
+def _enter_namespaces(cfg, uid, libc, workdir, closed):
     """As PID 1 of a new PID namespace: unshare network and mount namespaces, build the private file system."""
     import ctypes
     import os
@@ -297,10 +316,8 @@ def _enter_namespaces(cfg, uid, libc, workdir):
     mount("proc", "/proc", "proc", ms_nosuid | ms_nodev | ms_noexec)
     # The program's user must read the Python installation. When a directory above it is closed to others
     # (pyenv under /root), an empty tmpfs hides that directory and the installation is mounted back, read-only.
-    prefix = os.path.realpath(sys.base_prefix)
-    parents = ["/" + "/".join(prefix.strip("/").split("/")[:i]) for i in range(1, prefix.count("/"))]
-    closed = next((d for d in parents if not os.stat(d).st_mode & 0o001), None)
     if closed:
+        prefix = os.path.realpath(sys.base_prefix)
         staging = "/tmp/.python"
         os.mkdir(staging, 0o755)
         mount(prefix, staging, None, ms_bind | ms_rec)
@@ -382,7 +399,8 @@ def _run_program(source, report, network_prelude):
     os._exit(code)
 
 
-_SERVER_FUNCTIONS = (_serve, _spawn, _finish, _program_process, _enter_namespaces, _confine, _run_program)
+_SERVER_FUNCTIONS = (_serve, _spawn, _finish, _program_process, _closed_parent, _enter_namespaces, _confine,
+                     _run_program)
 PRELOAD = ("typing", "re", "math", "collections", "itertools", "functools", "heapq", "string", "bisect",
            "hashlib", "operator", "traceback")
 """Standard-library modules the fork server imports once, so programs importing them start fast."""
@@ -420,7 +438,7 @@ class _ForkServer:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-B", "-c", _server_source(), str(theirs.fileno())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(),), env=_sandbox_env("/nonexistent"), start_new_session=True,
+                pass_fds=(theirs.fileno(),), env=_SERVER_ENV, start_new_session=True,
             )
         self._control = ours
 
@@ -586,10 +604,6 @@ def _check_limits(timeout_s: float, memory_mb: int, max_processes: int, max_file
             f"sandbox limits out of range: {', '.join(bad)} "
             "(need timeout_s > 0, memory_mb >= 64, max_processes >= 1, max_file_mb >= 1, max_output_chars >= 0)"
         )
-
-
-def _sandbox_env(workdir: str) -> dict[str, str]:
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
 
 
 def run_code(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.rewards.sandbox import STATUSES, _Capped, _classify, run_code, run_many
+from course_lib.rewards.sandbox import STATUSES, _Capped, _classify, _closed_parent, run_code, run_many
 
 ISOLATED = run_code("pass").isolation.startswith("netns")
 needs_isolation = pytest.mark.skipif(not ISOLATED, reason="needs root and unshare (namespace isolation)")
@@ -256,7 +256,7 @@ def test_fork_bomb_and_daemons_are_contained():
 def test_fallback_without_namespaces_still_limits_and_blocks_sockets():
     program = "import socket\ntry:\n    socket.socket()\nexcept PermissionError as e:\n    print(e)\n"
     result = run_code(program, namespaces=False)
-    assert result.isolation == "rlimits,socket-prelude"
+    assert result.isolation in ("socket-prelude,rlimits", "uid,socket-prelude,rlimits")
     assert result.stdout == "network access is disabled in the sandbox\n"
     assert run_code("while True:\n    pass", timeout_s=1, namespaces=False).status == "timeout"
 
@@ -270,7 +270,7 @@ def test_a_dying_caller_leaves_no_program_behind():
     finally:
         caller.kill()
         caller.wait()
-    assert wait_until(lambda: sandbox_processes() == [], 5)  # the launcher's own alarm ended it
+    assert wait_until(lambda: sandbox_processes() == [], 5)  # the server killed its programs when the caller went away
 
 
 def test_runs_after_an_idle_server_are_not_killed_early(monkeypatch):
@@ -278,3 +278,11 @@ def test_runs_after_an_idle_server_are_not_killed_early(monkeypatch):
     assert run_code("pass", timeout_s=0.2).status == "passed"
     time.sleep(0.5)  # longer than timeout + grace: the server sat idle in select
     assert run_code("import time\ntime.sleep(0.1)", timeout_s=0.4).status == "passed"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or _closed_parent() is not None,
+                    reason="needs root and a Python installation other users can read")
+def test_fallback_as_root_still_drops_to_a_fresh_user():
+    result = run_code("import os\nprint(os.getuid())", namespaces=False)
+    assert result.isolation == "uid,socket-prelude,rlimits"
+    assert int(result.stdout) >= SANDBOX_UID_MIN
