@@ -6,7 +6,7 @@ in ``path``, so an evaluation can tell "wrong answer" from "no parsable answer":
 ==================  ============================================================================
 ``answer_tag``      the last ``<answer>…</answer>`` (R1 format)
 ``answer_tag_open`` an ``<answer>`` never closed (generation stopped at or before ``</answer>``)
-``boxed``           the last ``\\boxed{…}`` / ``\\fbox{…}`` (MATH, AIME style), braces balanced
+``boxed``           the last ``\\boxed{…}`` (MATH, AIME style), braces balanced
 ``hash``            ``#### 1,234`` (GSM8K style)
 ``answer_is``       "The answer is (B)", "Final answer: 42", "So the answer is True."
 ``last_choice``     multiple choice only: the last standalone label such as ``(B)``
@@ -59,6 +59,8 @@ from fractions import Fraction
 from typing import Any
 
 from course_lib.data.schema import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, Problem
+from course_lib.data.sources import last_boxed
+from course_lib.rewards.sandbox import run_code
 
 MAX_TEXT_CHARS = 20_000
 """Only the last this-many characters of a completion are searched for an answer."""
@@ -82,6 +84,7 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 _LAST_CHOICE = re.compile(r"\(([A-Z]|\d{1,2})\)|\b([A-Z])\b(?=[\W]*$)")
+_PLAIN = re.compile(r"^[\s$\\%,.\d+\-/]*$")  # nothing but a number (math answers that need no math-verify)
 _BRACKETS = set("()[]{}<> ")
 _LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
 _BOOLEAN_LIKE = {"true", "false", "yes", "no", "valid", "invalid"}
@@ -116,21 +119,6 @@ class CheckResult:
 # --------------------------------------------------------------------------------------------- extraction
 
 
-def _last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` or ``\\fbox{...}`` with balanced braces, or None."""
-    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
-    if start < 0:
-        return None
-    i = text.index("{", start) + 1
-    depth, begin = 1, i
-    while i < len(text):
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[begin:i]
-        i += 1
-    return None
-
-
 def _after_think(text: str) -> str:
     """What follows the last ``</think>`` when something does, else the whole text."""
     _, sep, tail = text.rpartition(THINK_CLOSE)
@@ -160,7 +148,7 @@ def extract_answer(text: Any, answer_type: str | None = None) -> Extraction:
     if answer_type == "code":
         blocks = _CODE_BLOCK.findall(body)
         return Extraction(blocks[-1], "code_block") if blocks else Extraction(trim(body) or None, "raw_text")
-    boxed = _last_boxed(body)
+    boxed = last_boxed(body)
     if boxed is not None:
         return Extraction(boxed.strip(), "boxed")
     hashes = _HASH.findall(body)
@@ -271,8 +259,7 @@ def math_equal(gold: str, candidate: str) -> tuple[bool, str]:
     if _normalise_math_string(gold) == _normalise_math_string(candidate):
         return True, "equal as normalised strings"
     gold_number, candidate_number = parse_number(gold), parse_number(candidate)
-    plain = re.compile(r"^[\s$\\%,.\d+\-/]*$")
-    if gold_number is not None and candidate_number is not None and plain.match(gold) and plain.match(candidate):
+    if gold_number is not None and candidate_number is not None and _PLAIN.match(gold) and _PLAIN.match(candidate):
         return numbers_equal(gold_number, candidate_number), "compared as numbers"
     from math_verify import verify
 
@@ -393,8 +380,6 @@ def _code_program(code: str, metadata: Mapping[str, Any], prompt: str) -> str:
 
 
 def _check_code(extracted: str, metadata: Mapping[str, Any], prompt: str) -> tuple[bool, str]:
-    from course_lib.rewards.sandbox import run_code
-
     if not metadata.get("tests"):
         return False, "the problem has no tests in metadata['tests']"
     blocks = _CODE_BLOCK.findall(extracted)
