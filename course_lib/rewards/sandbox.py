@@ -130,8 +130,9 @@ def _serve(control_fd, preload):
     import gc
     import marshal
     import os
+    import resource  # noqa: F401 - used by _confine (and os.wait4); imported once here rather than per run
     import selectors
-    import shutil  # noqa: F401 - used by _finish; imported once here rather than per run
+    import shutil  # noqa: F401 - used by _finish
     import signal
     import socket
     import tempfile  # noqa: F401 - used by _spawn
@@ -139,7 +140,10 @@ def _serve(control_fd, preload):
 
     for name in preload:  # forked programs inherit these, so programs that import them start fast
         __import__(name)
+    compile("pass", "<warm-up>", "exec")  # the first compile builds the AST types: once here, not per program
     libc = ctypes.CDLL(None, use_errno=True)
+    for name in ("unshare", "setns", "mount", "prctl"):  # ctypes builds each foreign function on first use
+        getattr(libc, name)
     try:
         own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY) if os.geteuid() == 0 else -1
     except OSError:
