@@ -250,6 +250,59 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> float:
     return float((x.detach() * mask).sum() / mask.sum().clamp(min=1.0))
 
 
+def per_token_logps(
+    model, input_ids, attention_mask, logits_to_keep: int, temperature: float = 1.0
+) -> torch.Tensor:
+    """``(B, T)`` log-probability of each of the last ``T = logits_to_keep`` tokens, 0 on padding.
+
+    ``log_softmax(logits / temperature)`` at the position before each token. Only ``input_ids`` and
+    ``attention_mask`` (both ``(B, P+T)``) go to the model, so positions run ``0..P+T-1`` whatever the left
+    padding, exactly as in TRL's loss forward pass.
+    """
+    logits = model(
+        input_ids=input_ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=logits_to_keep + 1
+    ).logits  # (B, T+1, V)
+    logits = logits[:, :-1, :].float() / temperature  # (B, T, V): position t predicts token t
+    targets = input_ids[:, -logits_to_keep:]  # (B, T)
+    logps = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    return logps.masked_fill(attention_mask[:, -logits_to_keep:] == 0, 0.0)
+
+
+def teacher_likelihood_reward(teacher, tokenizer, batch_size: int = 64) -> RewardFunc:
+    """A reward model made of the teacher: its mean per-token log-probability of each completion.
+
+    ``r = (1/T) Σ_t log π_teacher(o_t | q, o_<t)`` (nats per token, ≤ 0): chains the teacher finds likely
+    score higher. Combine it with a verifier reward and a small weight (e.g. ``reward_weights=[1.0, 0.1]``)
+    so that, among equally correct chains, the ones written like the teacher's are preferred. An empty
+    completion gets None. The teacher must share ``tokenizer`` with the student.
+
+    Returns:
+        A reward function in TRL's contract, named ``teacher_likelihood``.
+    """
+    device = next(teacher.parameters()).device
+
+    @torch.no_grad()
+    def teacher_likelihood(prompts, completions, **kwargs) -> list[float | None]:
+        rewards: list[float | None] = []
+        for start in range(0, len(prompts), batch_size):
+            prompt_ids = tokenizer(text=list(prompts[start : start + batch_size]))["input_ids"]
+            completion_ids = tokenizer(
+                text=list(completions[start : start + batch_size]), add_special_tokens=False
+            )
+            p_ids, p_mask = _left_pad(prompt_ids, tokenizer.pad_token_id, device)  # (b, P)
+            c_ids, c_mask = _right_pad(completion_ids["input_ids"], tokenizer.pad_token_id, device)  # (b, T)
+            logps = per_token_logps(
+                teacher, torch.cat([p_ids, c_ids], 1), torch.cat([p_mask, c_mask], 1), c_ids.size(1)
+            )  # (b, T)
+            lengths = c_mask.sum(1)
+            rewards += [
+                None if n == 0 else float(s / n) for s, n in zip(logps.sum(1).tolist(), lengths.tolist())
+            ]
+        return rewards
+
+    return teacher_likelihood
+
+
 # ---------------------------------------------------------------------------------------------------
 # Sampling: one completion per row, ids cut after the first EOS
 # ---------------------------------------------------------------------------------------------------
@@ -637,21 +690,8 @@ class GRPOTrainer:
     # -- loss ------------------------------------------------------------------------------------
 
     def _get_per_token_logps(self, model, input_ids, attention_mask, logits_to_keep: int) -> torch.Tensor:
-        """``(B, T)`` log-probability of each of the last ``T = logits_to_keep`` tokens, 0 on padding.
-
-        ``log_softmax(logits / temperature)`` at the position before each token. Only ``input_ids`` and
-        ``attention_mask`` go to the model (positions ``0..P+T-1``), exactly as in TRL's loss forward pass.
-        """
-        logits = model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            use_cache=False,
-            logits_to_keep=logits_to_keep + 1,
-        ).logits  # (B, T+1, V)
-        logits = logits[:, :-1, :].float() / self.args.temperature  # (B, T, V): position t predicts token t
-        targets = input_ids[:, -logits_to_keep:]  # (B, T)
-        logps = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
-        return logps.masked_fill(attention_mask[:, -logits_to_keep:] == 0, 0.0)
+        """``(B, T)`` log π of each completion token at the sampling temperature (see :func:`per_token_logps`)."""
+        return per_token_logps(model, input_ids, attention_mask, logits_to_keep, self.args.temperature)
 
     def _compute_loss(self, model, inputs: dict[str, Any]) -> torch.Tensor:
         """Loss of one micro-batch (see :func:`grpo_loss`); stores its stats in ``self._last_loss_stats``."""

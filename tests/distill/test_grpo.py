@@ -18,6 +18,7 @@ from course_lib.distill.grpo import (
     k3_kl,
     nanstd,
     sample_completions,
+    teacher_likelihood_reward,
 )
 from course_lib.models.tiny import build_tiny_model
 
@@ -312,3 +313,18 @@ def test_lora_policy_uses_its_base_as_reference_and_trains_only_adapters():
     record = trainer.train()
     assert record.curve("kl")[1][-1] > 0
     assert all(torch.equal(p, frozen[n]) for n, p in policy.named_parameters() if n in frozen)
+
+
+def test_teacher_likelihood_reward(tiny):
+    model, tok = tiny
+    reward = teacher_likelihood_reward(model, tok, batch_size=2)
+    prompt = "ab\n"
+    ids = torch.tensor([tok(prompt + "~~~~~")["input_ids"]])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1], -1)  # (L-1, V)
+    best = tok.decode([int(logp[len(prompt) - 1].argmax())])  # the teacher's most likely first character
+    values = reward(prompts=[prompt] * 4, completions=["~~~~~", best, "~" if best != "~" else "!", ""])
+    assert reward.__name__ == "teacher_likelihood" and values[3] is None  # empty completion: no reward
+    expected = logp.gather(-1, ids[0, 1:, None])[-5:].mean()
+    assert values[0] == pytest.approx(float(expected), abs=1e-5)  # mean log π_teacher per completion token
+    assert values[1] > values[2]  # the teacher's favourite continuation beats another one
