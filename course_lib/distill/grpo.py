@@ -26,6 +26,9 @@ The trainer's methods carry TRL's names, so each can be read next to its TRL cou
 ``train``                           the loop: generate, split into micro-batches, backward, step
 =================================== ================================================================
 
+Beside the trainer: :func:`teacher_likelihood_reward` turns the teacher into a reward model (its mean token
+log-probability of a chain), the optional teacher-guided term of the chapter's pipeline.
+
 ``tests/distill/test_grpo_trl_equality.py`` proves advantages, loss and every parameter gradient equal to
 ``trl.GRPOTrainer``'s on the same batch (within 1e-6) for each loss type, with and without the KL term.
 What TRL has and this module leaves out: vLLM, tools, multi-modal prompts, reward *models*,
