@@ -78,6 +78,26 @@ def colab_install(repo_url: str = REPO_URL, ref: str = REF, folder: Path = COLAB
     return True
 
 
+def setup_cell_source(repo_url: str = REPO_URL, ref: str = REF, folder: Path = COLAB_DIR) -> str:
+    """The first code cell of every notebook, with the repository address and tag filled in from here.
+
+    On a fresh Colab runtime ``course_lib`` is not importable yet, so the cell clones the pinned tag
+    first, then :func:`colab_install` installs it. Locally it only picks the profile.
+    ``tests/notebooks`` checks that every notebook starts with exactly this text.
+    """
+    lines = [
+        "# Setup: on Colab, fetch and install the workbook at its pinned tag; locally nothing is installed.",
+        "import os, subprocess, sys",
+        f'if "google.colab" in sys.modules and not os.path.isdir("{folder}"):',
+        f'    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "{ref}", "{repo_url}", "{folder}"], check=True)',
+        f'    sys.path.insert(0, "{folder}")',
+        "from course_lib.setup import colab_install; colab_install()",
+        "import course_lib; profile = course_lib.profiles.use_profile()  # lab by default; COURSE_PROFILE=hub on a GPU",
+        'print("profile:", profile.name, "(smoke)" if profile.smoke else "")',
+    ]
+    return "\n".join(lines)
+
+
 def _version(package: str) -> str | None:
     try:
         return importlib.metadata.version(package)
