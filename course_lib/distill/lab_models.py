@@ -31,6 +31,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +56,9 @@ STUDENTS = {
 CARD_FILE = "card.json"
 EVAL_SEED = 12345  # the fixed test problems of every card
 EVAL_PER_TASK = 50
+# Generation budget for lab models: the longest in-distribution completion is ~105 tokens (dates), OOD
+# "longer chains" reach ~145; the profile's 96 would cut those off and count them wrong.
+LAB_MAX_NEW_TOKENS = 160
 _STEP_END = re.compile(r"(?<=\.)\s+")
 
 
@@ -121,18 +125,24 @@ def bare_steps(chain: str) -> list[str]:
     return [s for s in _STEP_END.split(chain.strip()) if s]
 
 
-def _fresh(step: int, seed: int, n: int, tasks: Sequence[str] | None) -> list[Problem]:
-    """``n`` fresh training problems for one step, tasks drawn uniformly (seeded by step)."""
+def _fresh(step: int, seed: int, n: int, weights: dict[str, float] | None = None) -> list[Problem]:
+    """``n`` fresh training problems for one step (seeded by step); tasks drawn uniformly over all lab tasks,
+    or in proportion to ``weights`` (task -> weight)."""
     from course_lib.data.tasks import LAB_TASKS, make_problems
 
-    names = list(tasks or LAB_TASKS)
     rng = random.Random(seed * 1_000_003 + step)
-    picks = [rng.choice(names) for _ in range(n)]
+    if weights is None:
+        picks = [rng.choice(list(LAB_TASKS)) for _ in range(n)]
+    else:
+        unknown = set(weights) - set(LAB_TASKS)
+        if unknown or not all(w >= 0 for w in weights.values()) or not sum(weights.values()) > 0:
+            raise ValueError(f"weights must map lab tasks to non-negative numbers, not all zero; got {weights}")
+        picks = rng.choices(list(weights), weights=list(weights.values()), k=n)
     return [make_problems(task, 1, seed=seed * 1_000_003 + step * 64 + i)[0] for i, task in enumerate(picks)]
 
 
 def pretraining_batches(seed: int, batch_size: int, max_chars: int = 96,
-                        tasks: Sequence[str] | None = None) -> Callable[[int], list[Pair]]:
+                        weights: dict[str, float] | None = None) -> Callable[[int], list[Pair]]:
     """Step → batch of "pretraining" text: bare steps and question texts, shuffled and packed into lines.
 
     Each sequence is newline-joined pieces (steps like ``53-42=11.`` from fresh problems' chains, and whole
@@ -142,7 +152,7 @@ def pretraining_batches(seed: int, batch_size: int, max_chars: int = 96,
     """
     def batch(step: int) -> list[Pair]:
         rng = random.Random(seed * 7_919 + step)
-        problems = _fresh(step, seed, batch_size * 3, tasks)
+        problems = _fresh(step, seed, batch_size * 3, weights)
         pieces = [s for p in problems for s in bare_steps(p.chain or "")]
         pieces += [p.prompt.replace("\n", " ") for p in problems[: batch_size // 2]]
         rng.shuffle(pieces)
@@ -158,11 +168,12 @@ def pretraining_batches(seed: int, batch_size: int, max_chars: int = 96,
     return batch
 
 
-def reference_batches(seed: int, batch_size: int, tasks: Sequence[str] | None = None,
+def reference_batches(seed: int, batch_size: int, weights: dict[str, float] | None = None,
                       target: str = "chain") -> Callable[[int], list[Pair]]:
-    """Step → ``batch_size`` fresh problems as ``(prompt, <think>chain</think><answer>…</answer>)`` pairs."""
+    """Step → ``batch_size`` fresh problems as ``(prompt, <think>chain</think><answer>…</answer>)`` pairs
+    (tasks uniform, or in proportion to ``weights``)."""
     def batch(step: int) -> list[Pair]:
-        return [(model_prompt(p), completion_target(p, target)) for p in _fresh(step, seed, batch_size, tasks)]
+        return [(model_prompt(p), completion_target(p, target)) for p in _fresh(step, seed, batch_size, weights)]
 
     return batch
 
@@ -190,7 +201,8 @@ def measure(model, tokenizer, *, n_per_task: int = EVAL_PER_TASK, seed: int = EV
     from course_lib.distill.pipeline import accuracy_by, greedy_answers
 
     problems = eval_problems(n_per_task, seed)
-    verdicts = [c.correct for c in greedy_answers(model, tokenizer, problems, scorer, progress=progress)]
+    gen = {"max_new_tokens": LAB_MAX_NEW_TOKENS, "progress": progress}
+    verdicts = [c.correct for c in greedy_answers(model, tokenizer, problems, scorer, **gen)]
     result = {
         "in_distribution": accuracy_by(problems, verdicts, "domain"),
         "by_task": accuracy_by(problems, verdicts, lambda p: p.source.removeprefix("lab/")),
@@ -198,7 +210,7 @@ def measure(model, tokenizer, *, n_per_task: int = EVAL_PER_TASK, seed: int = EV
     if ood:
         result["ood"] = {}
         for family, shifted in ood_eval_problems(max(1, n_per_task // 2), seed).items():
-            ok = [c.correct for c in greedy_answers(model, tokenizer, shifted, scorer, progress=progress)]
+            ok = [c.correct for c in greedy_answers(model, tokenizer, shifted, scorer, **gen)]
             result["ood"][family] = accuracy_by(shifted, ok, lambda p: "all")["all"]
     return result
 
@@ -228,6 +240,12 @@ class Recipe:
     description: str = ""
 
 
+STAGES = ".stages"  # intermediate checkpoints (not shipped)
+# Stage 1 solved boolean, dyck and write_fn (>= 90%) but multi-step arithmetic, tracing and dates barely,
+# and logic at chance: stage 2 samples those more often.
+TEACHER_STAGE2_WEIGHTS = {"arith": 3, "linear": 3, "trace": 3, "dates": 3, "count_objects": 2, "order": 2,
+                          "deduce": 2, "sort_words": 2, "boolean": 1, "dyck": 1, "write_fn": 1}
+
 RECIPES: dict[str, Recipe] = {
     "base": Recipe(
         STUDENTS["base"], "tiny-1m", "pretraining",
@@ -235,33 +253,42 @@ RECIPES: dict[str, Recipe] = {
                     logging_steps=25, save_steps=100, seed=1),
         description="pretrained student: bare reasoning steps and question text, no question→chain format",
     ),
-    "teacher": Recipe(
-        TEACHER, STUDENTS["base"], "reference",
+    "teacher-stage1": Recipe(
+        f"{STAGES}/lab-teacher-stage1", STUDENTS["base"], "reference",
         TrainConfig(max_steps=1600, per_device_train_batch_size=16, learning_rate=2e-3, warmup_steps=100,
                     logging_steps=25, save_steps=100, seed=2),
         options={"eval_steps": 200, "eval_per_task": 4},
-        description="teacher: the base trained on reference chains of every lab task, fresh problems every step",
+        description="teacher, stage 1: the base trained on reference chains of every lab task (uniform), "
+                    "fresh problems every step",
+    ),
+    "teacher": Recipe(
+        TEACHER, f"{STAGES}/lab-teacher-stage1", "reference",
+        TrainConfig(max_steps=1400, per_device_train_batch_size=16, learning_rate=1.5e-3, warmup_steps=50,
+                    logging_steps=25, save_steps=100, seed=5),
+        options={"eval_steps": 200, "eval_per_task": 4, "task_weights": TEACHER_STAGE2_WEIGHTS},
+        description="teacher: stage 1, then more reference chains weighted toward the tasks stage 1 solved "
+                    "least (multi-step arithmetic, tracing, dates, logic), fresh problems every step",
     ),
     "chain": Recipe(
         STUDENTS["chain"], STUDENTS["base"], "teacher-chain",
         TrainConfig(max_steps=500, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=20, seed=3),
-        options={"n_per_task": 100, "num_samples": 4, "temperature": 1.0},
+        options={"n_per_task": 60, "num_samples": 4, "temperature": 1.0},
         description="chain-distilled student: the base after SFT on the teacher's best-of-K chains",
     ),
     "answer": Recipe(
         STUDENTS["answer"], STUDENTS["base"], "teacher-answer",
         TrainConfig(max_steps=500, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=20, seed=3),
-        options={"n_per_task": 100, "num_samples": 4, "temperature": 1.0},
+        options={"n_per_task": 60, "num_samples": 4, "temperature": 1.0},
         description="answer-only student: the base after SFT on the teacher's answers (same problems and budget)",
     ),
     "grpo": Recipe(
         STUDENTS["grpo"], STUDENTS["chain"], "grpo",
-        TrainConfig(max_steps=100, per_device_train_batch_size=8, learning_rate=1e-5, warmup_steps=0, seed=4),
-        options={"n_per_task": 100, "num_generations": 8, "max_completion_length": 96},
+        TrainConfig(max_steps=100, per_device_train_batch_size=32, learning_rate=1e-5, warmup_steps=0, seed=4),
+        options={"n_per_task": 100, "num_generations": 8, "max_completion_length": 128},
         description="SFT+GRPO student: the chain student after GRPO with the verifier reward",
     ),
 }
-ORDER = ("base", "teacher", "chain", "answer", "grpo")
+ORDER = ("base", "teacher-stage1", "teacher", "chain", "answer", "grpo")
 
 
 def _init_model(init: str, seed: int):
@@ -272,17 +299,25 @@ def _init_model(init: str, seed: int):
     return _load(init)
 
 
+_SETS: dict[tuple, Any] = {}
+
+
 def _distillation_set(recipe: Recipe, progress: bool, scorer=None):
-    """The teacher's best-of-K set on the recipe's training problems (shared by the chain/answer students)."""
+    """The teacher's best-of-K set on the recipe's training problems; computed once per process and settings,
+    so the chain and answer students of one ``train`` call see the very same problems."""
     from course_lib.data.tasks import lab_suite
     from course_lib.distill.teacher import teacher_distillation_set
 
-    teacher, tok = load_lab_teacher()
-    problems = lab_suite(recipe.options["n_per_task"], seed=recipe.train.seed, split="train")
-    kwargs = {"scorer": scorer} if scorer is not None else {}
-    return teacher_distillation_set(teacher, tok, problems, num_samples=recipe.options["num_samples"],
-                                    temperature=recipe.options["temperature"], seed=recipe.train.seed,
-                                    progress=progress, **kwargs)
+    o = recipe.options
+    key = (o["n_per_task"], o["num_samples"], o["temperature"], recipe.train.seed, scorer)
+    if key not in _SETS:
+        teacher, tok = load_lab_teacher()
+        problems = lab_suite(o["n_per_task"], seed=recipe.train.seed, split="train")
+        kwargs = {"scorer": scorer} if scorer is not None else {}
+        _SETS[key] = teacher_distillation_set(teacher, tok, problems, num_samples=o["num_samples"],
+                                              temperature=o["temperature"], seed=recipe.train.seed,
+                                              max_new_tokens=LAB_MAX_NEW_TOKENS, progress=progress, **kwargs)
+    return _SETS[key]
 
 
 def train_recipe(which: str, *, resume: bool = True, progress: bool = True, scorer=None) -> RunRecord:
@@ -307,10 +342,12 @@ def train_recipe(which: str, *, resume: bool = True, progress: bool = True, scor
             probe = eval_problems(recipe.options["eval_per_task"], seed=EVAL_SEED + 1)
 
             def eval_fn(m):
-                ok = [c.correct for c in greedy_answers(m, tok, probe, scorer, progress=False)]
+                ok = [c.correct for c in greedy_answers(m, tok, probe, scorer, max_new_tokens=LAB_MAX_NEW_TOKENS,
+                                                        progress=False)]
                 return {"probe_accuracy": sum(ok) / len(ok)}
 
-        record = train_causal_lm(model, tok, make(cfg.seed, cfg.per_device_train_batch_size), cfg, name=recipe.name,
+        batches = make(cfg.seed, cfg.per_device_train_batch_size, weights=recipe.options.get("task_weights"))
+        record = train_causal_lm(model, tok, batches, cfg, name=recipe.name,
                                  output_dir=folder / "checkpoints", resume=resume, eval_fn=eval_fn,
                                  eval_steps=recipe.options.get("eval_steps", 0), progress=progress)
     elif recipe.data in ("teacher-chain", "teacher-answer"):
@@ -340,24 +377,43 @@ def train_recipe(which: str, *, resume: bool = True, progress: bool = True, scor
     record.config = {"recipe": asdict(recipe), **record.config}
     save_model(model, tok, folder)
     record.save(folder)
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     return record
 
 
-def write_card(which: str, accuracy: dict[str, Any], record: RunRecord, command: str) -> Path:
+def reproduce_command(which: str) -> str:
+    """The CLI call that retrains ``which`` from scratch, with every model it starts from, in order."""
+    keys = {r.name: k for k, r in RECIPES.items()}
+    chain, init = [which], RECIPES[which].init
+    while init in keys:
+        chain.insert(0, keys[init])
+        init = RECIPES[keys[init]].init
+    return f"python -m course_lib.distill.lab_models train --which {' '.join(chain)}"
+
+
+def write_card(which: str, accuracy: dict[str, Any], record: RunRecord, note: str = "") -> Path:
     """Write ``card.json`` and ``README.md`` for a trained model next to its weights."""
     from course_lib.models.tiny import count_parameters
 
     recipe = RECIPES[which]
     folder = models_dir() / recipe.name
     model, _ = _load(recipe.name)
+    by_name = {r.name: r for r in RECIPES.values()}
+    lineage, init = [], recipe.init
+    while init in by_name:
+        lineage.append({"name": init, "train_wall_time_s": round(RunRecord.load(models_dir() / init).wall_time_s, 1)})
+        init = by_name[init].init
     card = {
         "name": recipe.name,
         "description": recipe.description,
+        "note": note,
         "init": recipe.init,
         "data": recipe.data,
         "parameters": count_parameters(model),
-        "command": command,
+        "command": reproduce_command(which),
         "train_wall_time_s": round(record.wall_time_s, 1),
+        "lineage": lineage,
+        "cumulative_wall_time_s": round(record.wall_time_s + sum(x["train_wall_time_s"] for x in lineage), 1),
         "environment": record.environment,
         "recipe": asdict(recipe),
         "metrics": record.metrics,
@@ -378,13 +434,14 @@ def card_markdown(card: dict[str, Any]) -> str:
     """The human-readable model card."""
     env = card["environment"]
     lines = [
-        f"# {card['name']}", "", card["description"], "",
+        f"# {card['name']}", "", card["description"], "", *([card["note"], ""] if card.get("note") else []),
         f"- parameters: {card['parameters']:,} (character-level Llama, course_lib.models.tiny)",
         f"- initialised from: `{card['init']}`; data: `{card['data']}`",
         f"- command: `{card['command']}`",
         (f"- hardware: {env.get('machine')}, torch {env.get('torch')} with {env.get('torch_threads')} thread(s), "
          f"GPU: {env.get('cuda') or 'none'}"),
-        f"- training wall time: {card['train_wall_time_s'] / 60:.1f} min",
+        (f"- training wall time: {card['train_wall_time_s'] / 60:.1f} min; with everything it was initialised from "
+         f"({', '.join(x['name'] for x in card['lineage']) or 'nothing'}): {card['cumulative_wall_time_s'] / 60:.1f} min"),
         "", "## Accuracy (greedy, held-out test split, 95% bootstrap intervals)", "",
         "| domain | accuracy |", "|---|---|",
     ]
@@ -404,6 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--which", nargs="+", default=["all"], choices=["all", *ORDER])
     parser.add_argument("--no-resume", action="store_true", help="ignore saved checkpoints and start over")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--note", default="", help="a sentence for the model cards (e.g. how busy the machine was)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     which = ORDER if "all" in args.which else [w for w in ORDER if w in args.which]
@@ -416,8 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             record = RunRecord.load(folder)
         model, tok = _load(RECIPES[name].name)
         accuracy = measure(model, tok, progress=not args.no_progress)
-        command = f"python -m course_lib.distill.lab_models train --which {name}"
-        write_card(name, accuracy, record, command)
+        write_card(name, accuracy, record, args.note)
         print(f"{name}: {time.perf_counter() - started:.0f} s; accuracy by domain: "
               + ", ".join(f"{d} {e['value']:.1%}" for d, e in accuracy["in_distribution"].items()), flush=True)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import random
 import re
@@ -26,8 +27,19 @@ TRAINER_STATE_FILE = "trainer_state.pt"
 CHECKPOINT_PREFIX = "checkpoint-"
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict[str, Any]:
-    """Where a run happened: library versions, torch threads, device, CPU."""
+    """Where a run happened: library versions, torch threads, device, CPU model and cores, and the load
+    average when it started (on a shared machine, wall times scale with it)."""
     import transformers
 
     return {
@@ -36,7 +48,8 @@ def environment() -> dict[str, Any]:
         "transformers": transformers.__version__,
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": f"{_cpu_model()}, {os.cpu_count()} cores",
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
 
 
