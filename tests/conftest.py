@@ -11,3 +11,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+from hypothesis import settings  # noqa: E402
+
+# Same examples on every run (a property failure reproduces), no per-example deadline on a loaded CPU.
+settings.register_profile("workbook", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("workbook")
