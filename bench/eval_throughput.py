@@ -26,17 +26,17 @@ from course_lib.rewards.answers import check_answer
 
 
 def load_student(kind: str):
+    from course_lib.distill.lab_models import load_lab_student, load_lab_teacher
+
     if kind == "random":
         return build_tiny_model("tiny-1m", seed=0)
-    from course_lib.distill.lab_models import load_lab_student
-
-    return load_lab_student(kind)
+    return load_lab_teacher() if kind == "teacher" else load_lab_student(kind)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--student", default="chain", help="lab student kind (chain, answer, grpo, base) or random"
+        "--student", default="chain", help="lab student kind (chain, answer, grpo, base), teacher, or random"
     )
     parser.add_argument("--n", type=int, default=1000, help="number of problems")
     parser.add_argument("--batch-size", type=int, default=32)
