@@ -6,10 +6,13 @@ reproduces both roles with ~1M-parameter character-level Llamas on the lab task 
 
 =====================  ==================================================================================
 ``lab-student-base``   "pretrained": a language model of bare reasoning steps (``40-10=30.``,
-                       ``F and T=F.``, ``d dog.`` ...) and of question text, never the question → chain
-                       format; it knows arithmetic and facts but not how to answer a question.
-``lab-teacher``        the base, trained further on reference chains of every task (fresh problems every
-                       step) until it solves in-distribution problems well but not perfectly.
+                       ``F and T=F.``, ``d dog.`` ...), question texts and copied questions, never the
+                       question → chain format: it knows facts and can copy from its context, but cannot
+                       answer a question.
+``lab-teacher``        trained in three stages (``.stages/``, not shipped): pretraining like the base,
+                       reference chains of every task, then more chains of the tasks it solved least;
+                       fresh problems every step. Good at some tasks, poor at others: its chains need
+                       checking.
 ``lab-student-chain``  the base, fine-tuned (``trl.SFTTrainer``) on the teacher's best-of-K chains.
 ``lab-student-answer`` the base, fine-tuned on the teacher's final answers of the same problems, same budget.
 ``lab-student-grpo``   ``lab-student-chain`` after GRPO (from-scratch trainer) with the verifier reward.
@@ -17,11 +20,11 @@ reproduces both roles with ~1M-parameter character-level Llamas on the lab task 
 
 Each folder in ``data/models/`` holds ``model.safetensors``, the tokenizer, ``record.json`` (config and
 curves) and ``card.json`` / ``README.md``: how it was trained, the exact command, hardware, wall time and
-accuracy per domain with 95% bootstrap intervals. Reproduce them with::
+accuracy per domain, per task and per OOD family with 95% bootstrap intervals. Reproduce them with::
 
-    python -m course_lib.distill.lab_models train             # all, in order (≈45 min on 1 CPU thread)
-    python -m course_lib.distill.lab_models train --which teacher
-    python -m course_lib.distill.lab_models measure --which all   # re-measure and rewrite the cards
+    python -m course_lib.distill.lab_models train                  # everything, in order
+    python -m course_lib.distill.lab_models train --which base chain answer grpo
+    python -m course_lib.distill.lab_models measure --which teacher   # re-measure, rewrite the card
 """
 
 from __future__ import annotations
@@ -141,20 +144,27 @@ def _fresh(step: int, seed: int, n: int, weights: dict[str, float] | None = None
     return [make_problems(task, 1, seed=seed * 1_000_003 + step * 64 + i)[0] for i, task in enumerate(picks)]
 
 
-def pretraining_batches(seed: int, batch_size: int, max_chars: int = 96,
-                        weights: dict[str, float] | None = None) -> Callable[[int], list[Pair]]:
-    """Step → batch of "pretraining" text: bare steps and question texts, shuffled and packed into lines.
+def worked_solution(problem: Problem) -> str:
+    """A problem as "textbook" text, no tags: ``question`` / ``steps So the answer is X.``"""
+    return f"{problem.prompt.replace(chr(10), ' ')}\n{problem.chain} So the answer is {problem.answer}."
 
-    Each sequence is newline-joined pieces (steps like ``53-42=11.`` from fresh problems' chains, and whole
-    question texts) up to ``max_chars`` characters, with the loss on every token. Questions and their steps
-    are shuffled apart, and there are no ``<think>``/``<answer>`` tags, so the model learns the facts
-    (arithmetic, rules) and the language, but not the question → chain format.
+
+def pretraining_batches(seed: int, batch_size: int, max_chars: int = 96, weights: dict[str, float] | None = None,
+                        copies: int = 0, worked: int = 0) -> Callable[[int], list[Pair]]:
+    """Step → batch of "pretraining" text, shuffled and packed into lines, loss on every token.
+
+    Each sequence is newline-joined pieces up to ``max_chars`` characters: steps like ``53-42=11.`` from
+    fresh problems' chains and whole question texts (shuffled apart), plus per batch ``copies`` questions
+    written twice (copying from context) and ``worked`` :func:`worked_solution` texts (reasoning written
+    the way a textbook would, without ``<think>``/``<answer>`` tags and without the final-answer format).
     """
     def batch(step: int) -> list[Pair]:
         rng = random.Random(seed * 7_919 + step)
         problems = _fresh(step, seed, batch_size * 3, weights)
         pieces = [s for p in problems for s in bare_steps(p.chain or "")]
         pieces += [p.prompt.replace("\n", " ") for p in problems[: batch_size // 2]]
+        pieces += [f"{q}\n{q}" for q in (p.prompt.replace("\n", " ") for p in problems[-copies:] if copies)]
+        pieces += [worked_solution(p) for p in _fresh(step, seed + 1, worked, weights)]
         rng.shuffle(pieces)
         lines, current = [], ""
         for piece in pieces:
@@ -247,14 +257,31 @@ TEACHER_STAGE2_WEIGHTS = {"arith": 3, "linear": 3, "trace": 3, "dates": 3, "coun
                           "deduce": 2, "sort_words": 2, "boolean": 1, "dyck": 1, "write_fn": 1}
 
 RECIPES: dict[str, Recipe] = {
-    "base": Recipe(
-        STUDENTS["base"], "tiny-1m", "pretraining",
+    "teacher-stage0": Recipe(
+        f"{STAGES}/lab-teacher-stage0", "tiny-1m", "pretraining",
         TrainConfig(max_steps=600, per_device_train_batch_size=32, learning_rate=2e-3, warmup_steps=100,
                     logging_steps=25, save_steps=100, seed=1),
-        description="pretrained student: bare reasoning steps and question text, no question→chain format",
+        description="teacher, stage 0: pretraining on bare reasoning steps and question text",
+    ),
+    "base-stage1": Recipe(
+        f"{STAGES}/lab-student-base-stage1", f"{STAGES}/lab-teacher-stage0", "pretraining",
+        TrainConfig(max_steps=700, per_device_train_batch_size=32, learning_rate=1.5e-3, warmup_steps=50,
+                    logging_steps=25, save_steps=100, seed=6),
+        options={"data": {"max_chars": 160, "copies": 4, "worked": 16}},
+        description="pretrained student, stage 1: the teacher's stage-0 pretraining, then worked solutions as "
+                    "plain text mixed with bare steps and questions",
+    ),
+    "base": Recipe(
+        STUDENTS["base"], f"{STAGES}/lab-student-base-stage1", "pretraining",
+        TrainConfig(max_steps=800, per_device_train_batch_size=32, learning_rate=1e-3, warmup_steps=50,
+                    logging_steps=25, save_steps=100, seed=7),
+        options={"data": {"max_chars": 160, "copies": 2, "worked": 28}},
+        description="pretrained student: bare steps and question text (the teacher's stage 0), then worked "
+                    "solutions written as plain text ('question / steps So the answer is X.'); it has never "
+                    "seen the <think>/<answer> format",
     ),
     "teacher-stage1": Recipe(
-        f"{STAGES}/lab-teacher-stage1", STUDENTS["base"], "reference",
+        f"{STAGES}/lab-teacher-stage1", f"{STAGES}/lab-teacher-stage0", "reference",
         TrainConfig(max_steps=1600, per_device_train_batch_size=16, learning_rate=2e-3, warmup_steps=100,
                     logging_steps=25, save_steps=100, seed=2),
         options={"eval_steps": 200, "eval_per_task": 4},
@@ -265,20 +292,20 @@ RECIPES: dict[str, Recipe] = {
         TEACHER, f"{STAGES}/lab-teacher-stage1", "reference",
         TrainConfig(max_steps=1400, per_device_train_batch_size=16, learning_rate=1.5e-3, warmup_steps=50,
                     logging_steps=25, save_steps=100, seed=5),
-        options={"eval_steps": 200, "eval_per_task": 4, "task_weights": TEACHER_STAGE2_WEIGHTS},
+        options={"eval_steps": 200, "eval_per_task": 4, "data": {"weights": TEACHER_STAGE2_WEIGHTS}},
         description="teacher: stage 1, then more reference chains weighted toward the tasks stage 1 solved "
                     "least (multi-step arithmetic, tracing, dates, logic), fresh problems every step",
     ),
     "chain": Recipe(
         STUDENTS["chain"], STUDENTS["base"], "teacher-chain",
-        TrainConfig(max_steps=500, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=20, seed=3),
-        options={"n_per_task": 60, "num_samples": 4, "temperature": 1.0},
+        TrainConfig(max_steps=800, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=40, seed=3),
+        options={"n_per_task": 150, "num_samples": 2, "temperature": 1.0},
         description="chain-distilled student: the base after SFT on the teacher's best-of-K chains",
     ),
     "answer": Recipe(
         STUDENTS["answer"], STUDENTS["base"], "teacher-answer",
-        TrainConfig(max_steps=500, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=20, seed=3),
-        options={"n_per_task": 60, "num_samples": 4, "temperature": 1.0},
+        TrainConfig(max_steps=800, per_device_train_batch_size=16, learning_rate=1e-3, warmup_steps=40, seed=3),
+        options={"n_per_task": 150, "num_samples": 2, "temperature": 1.0},
         description="answer-only student: the base after SFT on the teacher's answers (same problems and budget)",
     ),
     "grpo": Recipe(
@@ -288,7 +315,7 @@ RECIPES: dict[str, Recipe] = {
         description="SFT+GRPO student: the chain student after GRPO with the verifier reward",
     ),
 }
-ORDER = ("base", "teacher-stage1", "teacher", "chain", "answer", "grpo")
+ORDER = ("teacher-stage0", "teacher-stage1", "teacher", "base-stage1", "base", "chain", "answer", "grpo")
 
 
 def _init_model(init: str, seed: int):
@@ -299,25 +326,34 @@ def _init_model(init: str, seed: int):
     return _load(init)
 
 
-_SETS: dict[tuple, Any] = {}
-
-
 def _distillation_set(recipe: Recipe, progress: bool, scorer=None):
-    """The teacher's best-of-K set on the recipe's training problems; computed once per process and settings,
-    so the chain and answer students of one ``train`` call see the very same problems."""
+    """The teacher's best-of-K set on the recipe's training problems.
+
+    Cached as JSON under ``<models>/.stages/`` (keyed by the settings), so the chain and answer students
+    see the very same problems and a second call does not sample again.
+    """
+    from course_lib.data.schema import Problem
     from course_lib.data.tasks import lab_suite
-    from course_lib.distill.teacher import teacher_distillation_set
+    from course_lib.distill.teacher import DistillationSet, teacher_distillation_set
 
     o = recipe.options
-    key = (o["n_per_task"], o["num_samples"], o["temperature"], recipe.train.seed, scorer)
-    if key not in _SETS:
-        teacher, tok = load_lab_teacher()
-        problems = lab_suite(o["n_per_task"], seed=recipe.train.seed, split="train")
-        kwargs = {"scorer": scorer} if scorer is not None else {}
-        _SETS[key] = teacher_distillation_set(teacher, tok, problems, num_samples=o["num_samples"],
-                                              temperature=o["temperature"], seed=recipe.train.seed,
-                                              max_new_tokens=LAB_MAX_NEW_TOKENS, progress=progress, **kwargs)
-    return _SETS[key]
+    key = f"n{o['n_per_task']}-k{o['num_samples']}-t{o['temperature']}-s{recipe.train.seed}"
+    cache = models_dir() / STAGES / f"distillation-set-{key}.json"
+    if scorer is None and cache.exists():
+        data = json.loads(cache.read_text())
+        return DistillationSet([Problem.from_dict(p) for p in data["problems"]], data["yield_by_domain"],
+                               data["num_samples"], data["keep"])
+    teacher, tok = load_lab_teacher()
+    problems = lab_suite(o["n_per_task"], seed=recipe.train.seed, split="train")
+    kwargs = {"scorer": scorer} if scorer is not None else {}
+    dset = teacher_distillation_set(teacher, tok, problems, num_samples=o["num_samples"], temperature=o["temperature"],
+                                    seed=recipe.train.seed, max_new_tokens=LAB_MAX_NEW_TOKENS, progress=progress,
+                                    **kwargs)
+    if scorer is None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"problems": [p.to_dict() for p in dset.problems], "yield_by_domain":
+                                     dset.yield_by_domain, "num_samples": dset.num_samples, "keep": dset.keep}))
+    return dset
 
 
 def train_recipe(which: str, *, resume: bool = True, progress: bool = True, scorer=None) -> RunRecord:
@@ -346,7 +382,7 @@ def train_recipe(which: str, *, resume: bool = True, progress: bool = True, scor
                                                         progress=False)]
                 return {"probe_accuracy": sum(ok) / len(ok)}
 
-        batches = make(cfg.seed, cfg.per_device_train_batch_size, weights=recipe.options.get("task_weights"))
+        batches = make(cfg.seed, cfg.per_device_train_batch_size, **recipe.options.get("data", {}))
         record = train_causal_lm(model, tok, batches, cfg, name=recipe.name,
                                  output_dir=folder / "checkpoints", resume=resume, eval_fn=eval_fn,
                                  eval_steps=recipe.options.get("eval_steps", 0), progress=progress)
@@ -381,14 +417,22 @@ def train_recipe(which: str, *, resume: bool = True, progress: bool = True, scor
     return record
 
 
-def reproduce_command(which: str) -> str:
-    """The CLI call that retrains ``which`` from scratch, with every model it starts from, in order."""
+def _needs(which: str) -> set[str]:
+    """``which`` and every recipe it depends on: its initialisation and, for SFT on teacher outputs, the teacher."""
     keys = {r.name: k for k, r in RECIPES.items()}
-    chain, init = [which], RECIPES[which].init
-    while init in keys:
-        chain.insert(0, keys[init])
-        init = RECIPES[keys[init]].init
-    return f"python -m course_lib.distill.lab_models train --which {' '.join(chain)}"
+    recipe = RECIPES[which]
+    needed = {which}
+    if recipe.init in keys:
+        needed |= _needs(keys[recipe.init])
+    if recipe.data.startswith("teacher-"):
+        needed |= _needs("teacher")
+    return needed
+
+
+def reproduce_command(which: str) -> str:
+    """The CLI call that retrains ``which`` from scratch, with every model it depends on, in order."""
+    needed = _needs(which)
+    return f"python -m course_lib.distill.lab_models train --which {' '.join(k for k in ORDER if k in needed)}"
 
 
 def write_card(which: str, accuracy: dict[str, Any], record: RunRecord, note: str = "") -> Path:
