@@ -12,6 +12,7 @@ import pytest
 
 from course_lib.chapter_map import CHAPTER_MAP
 from course_lib.runner import run_notebook
+from course_lib.setup import setup_cell_source
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -38,8 +39,11 @@ def test_committed_without_outputs(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_starts_with_the_standard_setup_cell(path):
+    """One place names the repository and tag (course_lib.setup); every notebook's first cell follows it."""
     first_code = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
-    assert "colab_install()" in first_code.source and "use_profile(" in first_code.source
+    assert first_code.source == setup_cell_source(), (
+        f"{path.name}: the first code cell must be course_lib.setup.setup_cell_source() verbatim"
+    )
 
 
 def test_every_notebook_is_on_the_chapter_map_and_in_the_readme():
