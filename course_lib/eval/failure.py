@@ -30,13 +30,14 @@ OOD                ?    any  ``unclear``                no in-distribution count
 2. ``format``: no explicit final answer, but the model stopped by itself. *Explicit* means the answer
    checker found it through one of :data:`EXPLICIT_PATHS` (an ``<answer>`` block, ``\\boxed{}``,
    ``####``, "the answer is …", a code block), not through a fallback such as the last number;
-3. ``arithmetic``: an equation in the chain is false (``11-3=9``); see :func:`find_equations`;
-4. ``copying``: an equation uses an operand that appears neither in the prompt nor earlier in the chain;
-5. ``too_few_steps``: every checked equation is right but the chain has fewer steps than the reference
+3. ``copying`` or ``arithmetic``: the first faulty equation of the chain (in order; see
+   :func:`find_equations` and :func:`first_fault`) either uses an operand that appears neither in the
+   prompt nor earlier in the chain (copying, checked first) or is false, such as ``11-3=9`` (arithmetic);
+4. ``too_few_steps``: every checked equation is right and grounded but the chain has fewer steps than the reference
    chain (the student stopped early, the typical failure on longer problems);
-6. ``wrong_final_step``: the checked equations are right and the chain is long enough, yet the final
+5. ``wrong_final_step``: the checked equations are right and the chain is long enough, yet the final
    answer is wrong (wrong operation, wrong quantity reported, answer not copied from the last result);
-7. ``other``: no equation in the chain could be checked (logic, brackets, dates …), so these rules
+6. ``other``: no equation in the chain could be checked (logic, brackets, dates …), so these rules
    cannot localise the error.
 """
 
@@ -54,7 +55,7 @@ from course_lib.eval.chains import extract_chain, split_steps
 from course_lib.rewards.answers import extract_answer
 
 CATEGORIES = ("capacity", "distribution_mismatch", "both", "unclear")
-SUBCATEGORIES = ("truncated", "format", "arithmetic", "copying", "too_few_steps", "wrong_final_step", "other")
+SUBCATEGORIES = ("truncated", "format", "copying", "arithmetic", "too_few_steps", "wrong_final_step", "other")
 IN_DISTRIBUTION = "in_distribution"
 EXPLICIT_PATHS = ("answer_tag", "boxed", "hash", "answer_is", "code_block")
 
@@ -190,6 +191,17 @@ def find_equations(chain: str) -> list[Equation]:
     return out
 
 
+def _missing_operands(chain: str, prompt: str) -> list[tuple[Equation, list[str]]]:
+    """Each equation of ``chain`` with its operands that appear neither in the prompt nor earlier in the chain."""
+    known = {float(n) for n in _NUMBER.findall(normalise_math(prompt))}
+    text = normalise_math(chain)
+    out = []
+    for eq in find_equations(chain):
+        earlier = known | {float(n) for n in _NUMBER.findall(text[: eq.start])}
+        out.append((eq, [x for x in eq.operands if float(x) not in earlier]))
+    return out
+
+
 def ungrounded_operands(chain: str, prompt: str) -> list[str]:
     """Operands of the chain's equations that appear neither in the prompt nor earlier in the chain.
 
@@ -198,13 +210,24 @@ def ungrounded_operands(chain: str, prompt: str) -> list[str]:
     operand is listed once, in order of appearance. A constant the prompt gives in words ("twice")
     counts as missing: read flagged chains before trusting the label on free-form text.
     """
-    known = {float(n) for n in _NUMBER.findall(normalise_math(prompt))}
-    text = normalise_math(chain)
     missing: list[str] = []
-    for eq in find_equations(chain):
-        earlier = known | {float(n) for n in _NUMBER.findall(text[: eq.start])}
-        missing += [x for x in eq.operands if float(x) not in earlier and x not in missing]
+    for _, operands in _missing_operands(chain, prompt):
+        missing += [x for x in operands if x not in missing]
     return missing
+
+
+def first_fault(chain: str, prompt: str) -> tuple[str, str] | None:
+    """The first faulty equation in chain order as ``("copying" | "arithmetic", detail)``, None if none is.
+
+    Within one equation a missing operand (copying) is reported before a false result (arithmetic):
+    the operand was wrong before the operation was carried out.
+    """
+    for eq, missing in _missing_operands(chain, prompt):
+        if missing:
+            return "copying", f"operand {missing[0]} in {eq.left}={eq.right} is not in the prompt or earlier in the chain"
+        if not eq.ok:
+            return "arithmetic", f"{eq.left}={eq.right} is false"
+    return None
 
 
 def subcategory(
@@ -231,18 +254,14 @@ def subcategory(
             return "truncated", f"no answer within the budget ({n_tokens} tokens)"
         return "format", f"no explicit final answer (the checker's route: {found.path})"
     chain = extract_chain(text)
-    equations = find_equations(chain)
-    wrong = [e for e in equations if not e.ok]
-    if wrong:
-        return "arithmetic", f"{wrong[0].left}={wrong[0].right} is false"
-    missing = ungrounded_operands(chain, problem.prompt)
-    if missing:
-        return "copying", f"operand {missing[0]} is not in the prompt or earlier in the chain"
+    fault = first_fault(chain, problem.prompt)
+    if fault is not None:
+        return fault
     if problem.chain is not None:
         have, need = len(split_steps(chain)), len(split_steps(problem.chain))
         if have < need:
             return "too_few_steps", f"{have} steps written, the reference needs {need}"
-    if equations:
+    if find_equations(chain):
         return "wrong_final_step", "every checked equation holds, the answer is still wrong"
     return "other", "no equation in the chain could be checked"
 

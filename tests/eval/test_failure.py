@@ -55,6 +55,8 @@ def test_rule_table(is_ood, reference, counterpart, expected):
         ("<think>53-42=11.</think><answer></answer>", "format", "answer"),
         (done("53-42=11. 11+3=15. 15-1=14.", "14"), "arithmetic", "11+3=15 is false"),
         (done("53-42=11. 11+7=18. 18-1=17.", "17"), "copying", "operand 7"),
+        (done("53-42=11. 11+3=15. 15-7=8.", "8"), "arithmetic", "11+3=15 is false"),  # the first fault wins
+        (done("56+3=60. 60-1=59.", "59"), "copying", "operand 56 in 56+3=60"),  # miscopied and miscomputed
         (done("53-42=11. 11+3=14.", "14"), "too_few_steps", "2 steps written, the reference needs 3"),
         (done("53-42=11. 11+3=14. 14+1=15.", "15"), "wrong_final_step", "equation holds"),
         (done("53-42=11. 11+3=14. 14-1=13.", "14"), "wrong_final_step", "equation holds"),
