@@ -275,6 +275,20 @@ def cheapest_point(points: Sequence[RoutingPoint], target_accuracy: float) -> Ro
     return min(ok, key=lambda p: (p.cost, p.teacher_call_rate, p.threshold))
 
 
+def best_within_budget(points: Sequence[RoutingPoint], max_teacher_call_rate: float) -> RoutingPoint:
+    """The most accurate point that calls the teacher on at most ``max_teacher_call_rate`` of problems
+    (ties: cheaper). Threshold 0 calls it on none, so a frontier always has an answer for any budget >= 0.
+
+    Use it to compare routers at equal teacher budgets.
+    """
+    if not 0 <= max_teacher_call_rate <= 1:
+        raise ValueError(f"max_teacher_call_rate must be a fraction in [0, 1]; got {max_teacher_call_rate!r}")
+    ok = [p for p in points if p.teacher_call_rate <= max_teacher_call_rate + 1e-12]
+    if not ok:
+        raise ValueError(f"no point calls the teacher on at most {max_teacher_call_rate:.3f} of problems")
+    return max(ok, key=lambda p: (p.accuracy, -p.cost))
+
+
 def near_teacher_point(points: Sequence[RoutingPoint], teacher_acc: float, tolerance: float = 0.01) -> RoutingPoint:
     """The point within ``tolerance`` of teacher-only accuracy that calls the teacher least (ties: cheaper).
 

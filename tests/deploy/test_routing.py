@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from course_lib.deploy import (
     CostModel,
     RoutingRecord,
+    best_within_budget,
     cheapest_point,
     check_threshold,
     evaluate_routing,
@@ -55,6 +56,10 @@ def test_frontier_is_monotone_and_ends_at_student_and_teacher_only(records, mode
     assert last.accuracy == pytest.approx(teacher_accuracy(records))
     oracle = oracle_point(records, mode=mode)
     assert all(p.accuracy <= oracle.accuracy + 1e-12 for p in points)
+    for budget in (0.0, 0.3, 0.7, 1.0):
+        chosen = best_within_budget(points, budget)
+        assert chosen.teacher_call_rate <= budget + 1e-12
+        assert chosen.accuracy == max(p.accuracy for p in points if p.teacher_call_rate <= budget + 1e-12)
     front = pareto_front(points)
     assert all(a.cost < b.cost and a.accuracy < b.accuracy for a, b in zip(front, front[1:]))
     assert front[-1].accuracy == pytest.approx(max(p.accuracy for p in points))
@@ -148,6 +153,8 @@ def test_cheapest_point_and_its_error():
     assert cheapest_point(points, 0.0) == points[0]
     with pytest.raises(ValueError, match="best available is 1.0000"):
         cheapest_point(points, 1.01)
+    with pytest.raises(ValueError, match="max_teacher_call_rate"):
+        best_within_budget(points, 1.5)
     with pytest.raises(ValueError, match="tolerance"):
         near_teacher_point(points, 0.5, tolerance=1.5)
 
