@@ -469,7 +469,7 @@ def plot_failures(records: Sequence[FailureRecord], save=None):
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
     panels = (("family", "category", CATEGORIES, False, "errors by split and category"),
               ("steps", "subcategory", SUBCATEGORIES, True, "what broke, by number of steps"))
     for ax, (by, column, labels, share, title) in zip(axes, panels):
@@ -487,7 +487,7 @@ def plot_failures(records: Sequence[FailureRecord], save=None):
             ax.set_ylim(0, 1.12)
         ax.set_title(title)
         ax.set_ylabel("share of errors" if share else "student errors")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[0].tick_params(axis="x", rotation=20)
     axes[1].set_xlabel("reasoning steps (problem difficulty)")
     fig.tight_layout()
