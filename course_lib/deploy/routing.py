@@ -22,6 +22,7 @@ which is why :func:`pareto_front` keeps only the points no other point beats on 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -204,7 +205,7 @@ def frontier_thresholds(scores: Sequence[float]) -> list[float]:
     """One threshold per distinct cut of ``scores``, ascending: 0 (nothing escalated), the midpoint
     between each pair of neighbouring distinct scores (escalating everything below it), then ``inf``."""
     distinct = sorted({float(s) for s in scores})
-    return [0.0, *((a + b) / 2 for a, b in zip(distinct, distinct[1:])), math.inf]
+    return [0.0, *((a + b) / 2 for a, b in itertools.pairwise(distinct)), math.inf]
 
 
 def routing_frontier(

@@ -44,6 +44,7 @@ OOD                ?    any  ``unclear``                no in-distribution count
 from __future__ import annotations
 
 import ast
+import itertools
 import operator
 import re
 from collections import Counter, defaultdict
@@ -174,7 +175,7 @@ def find_equations(chain: str) -> list[Equation]:
     text = normalise_math(chain)
     pieces = text.split("=")
     out, offset = [], 0
-    for before, after in zip(pieces, pieces[1:]):
+    for before, after in itertools.pairwise(pieces):
         left, right = _left_side(before), _right_side(after)
         if left is not None and right is not None:
             expr, j = left

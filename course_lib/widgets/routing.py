@@ -54,16 +54,16 @@ def plot_frontier(
     """
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     series = {label: points, **(others or {})}
-    for (label, pts), style in zip(series.items(), ("-", "--", ":", "-.")):
+    for (name, pts), style in zip(series.items(), ("-", "--", ":", "-.")):
         for ax, x in zip(axes, ("cost", "teacher_call_rate")):
             ordered = sorted(pts, key=lambda p: getattr(p, x))
-            ax.plot([getattr(p, x) for p in ordered], [p.accuracy for p in ordered], style, marker=".", label=label)
+            ax.plot([getattr(p, x) for p in ordered], [p.accuracy for p in ordered], style, marker=".", label=name)
     front = pareto_front(points)
     axes[0].plot([p.cost for p in front], [p.accuracy for p in front], "o", mfc="none", color="k", label="Pareto front")
     ends = {"student only": points[0], "teacher only": points[-1]}
     for ax, x in zip(axes, ("cost", "teacher_call_rate")):
-        for label, p in ends.items():
-            ax.annotate(label, (getattr(p, x), p.accuracy), textcoords="offset points", xytext=(4, -12), fontsize=8)
+        for end, p in ends.items():
+            ax.annotate(end, (getattr(p, x), p.accuracy), textcoords="offset points", xytext=(4, -12), fontsize=8)
         if oracle is not None:
             ax.plot(getattr(oracle, x), oracle.accuracy, "*", ms=12, color="tab:green", label="oracle router")
         if current is not None:
