@@ -1,8 +1,9 @@
 """Evaluation throughput of the lab student on 1,000 problems, and the share of time spent checking answers.
 
 Baseline: generation alone (``course_lib.models.generate`` on the same problems, same settings). We time
-``evaluate_reasoning_quality`` end to end (no cache, no teacher, no embedding model) and, on the same
-completions, the answer checker alone (``course_lib.rewards.answers.check_answer``, once per completion),
+``evaluate_reasoning_quality`` end to end (no teacher, no embedding model), then again with every
+generation served from its cache (scoring and summarising only), and, on the same completions, the
+answer checker alone (``course_lib.rewards.answers.check_answer``, once per completion),
 then print problems/s and each part's share of the end-to-end time.
 
     python bench/eval_throughput.py                      # shipped chain-distilled student, 1 thread
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import platform
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -54,11 +57,14 @@ def main() -> None:
     gens = generate(model, tok, problems, progress=True, **settings)
     t_gen = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    report = evaluate_reasoning_quality(
-        (model, tok), None, problems, embedder=False, progress=True, **settings
-    )
-    t_eval = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        kw = {"embedder": False, "progress": True, "cache_path": Path(tmp) / "gens.json", **settings}
+        t0 = time.perf_counter()
+        report = evaluate_reasoning_quality((model, tok), None, problems, **kw)
+        t_eval = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        evaluate_reasoning_quality((model, tok), None, problems, **kw)
+        t_cached = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     for p, g in zip(problems, gens):
@@ -77,6 +83,7 @@ def main() -> None:
     rows = [
         ("generation alone (baseline)", t_gen),
         ("evaluate_reasoning_quality, end to end", t_eval),
+        ("evaluate again, generations from cache", t_cached),
         ("answer checking (check_answer)", t_check),
     ]
     for name, t in rows:
