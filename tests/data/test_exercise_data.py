@@ -1,7 +1,8 @@
 """The notebook-03 exercise: the reference solution passes, typical mistakes fail with the right hint."""
 
-import importlib.util
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 from course_lib.exercises.data import check_weights_for
 
@@ -9,9 +10,7 @@ SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "03_data_composit
 
 
 def load_solution():
-    spec = importlib.util.spec_from_file_location("solution03", SOLUTION)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = SimpleNamespace(**runpy.run_path(str(SOLUTION)))  # run_name is not "__main__"
     return module
 
 

@@ -1,7 +1,8 @@
 """The notebook-06 exercise: the reference solution passes, typical mistakes fail with a useful hint."""
 
-import importlib.util
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 from course_lib.exercises.deploy import check_cheapest_threshold
 
@@ -9,9 +10,7 @@ SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "06_deployment_ro
 
 
 def load_solution():
-    spec = importlib.util.spec_from_file_location("solution06", SOLUTION)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = SimpleNamespace(**runpy.run_path(str(SOLUTION)))  # run_name is not "__main__"
     return module
 
 

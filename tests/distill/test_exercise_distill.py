@@ -1,7 +1,8 @@
 """The notebook-01 exercise: the reference solution passes, plausible wrong answers fail with a hint."""
 
-import importlib.util
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 from course_lib.exercises.distill import check_pick_chain
 
@@ -9,9 +10,7 @@ SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "01_why_distillat
 
 
 def _solution():
-    spec = importlib.util.spec_from_file_location("solution01", SOLUTION)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = SimpleNamespace(**runpy.run_path(str(SOLUTION)))  # run_name is not "__main__"
     return module.pick_chain
 
 

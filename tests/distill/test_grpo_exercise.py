@@ -1,8 +1,9 @@
 """The notebook-02 exercise: the reference solution passes, plausible wrong answers fail with the right hint."""
 
-import importlib.util
 import math
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 from course_lib.exercises.grpo import check_group_advantages
 
@@ -10,9 +11,7 @@ SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "02_grpo_distilla
 
 
 def _solution():
-    spec = importlib.util.spec_from_file_location("solution02", SOLUTION)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = SimpleNamespace(**runpy.run_path(str(SOLUTION)))  # run_name is not "__main__"
     return module.group_advantages
 
 

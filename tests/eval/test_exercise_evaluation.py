@@ -1,7 +1,8 @@
 """The notebook-05 exercise: the reference solution passes, typical mistakes fail with the right hint."""
 
-import importlib.util
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -11,9 +12,7 @@ SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "05_evaluating_di
 
 
 def load_solution():
-    spec = importlib.util.spec_from_file_location("solution05", SOLUTION)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = SimpleNamespace(**runpy.run_path(str(SOLUTION)))  # run_name is not "__main__"
     return module
 
 

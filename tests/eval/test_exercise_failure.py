@@ -1,7 +1,8 @@
 """The notebook-07 exercise: the reference labels pass, typical mistakes fail with the right hint."""
 
-import importlib.util
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 from course_lib.exercises.failure import check_failure_labels, failure_cases, show_cases
 
@@ -9,9 +10,7 @@ SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "07_exercise_fail
 
 
 def labels():
-    spec = importlib.util.spec_from_file_location("solution07", SOLUTION)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = SimpleNamespace(**runpy.run_path(str(SOLUTION)))  # run_name is not "__main__"
     return dict(module.LABELS)
 
 
