@@ -29,7 +29,7 @@ from course_lib.rewards.answers import check_answer
 
 
 def load_student(kind: str):
-    from course_lib.distill.lab_models import load_lab_student, load_lab_teacher
+    from course_lib.models.lab import load_lab_student, load_lab_teacher
 
     if kind == "random":
         return build_tiny_model("tiny-1m", seed=0)

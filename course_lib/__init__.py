@@ -1,7 +1,7 @@
 """course_lib: the tested library behind the Reasoning Distillation Workbook.
 
 Subpackages follow the flow of one experiment (lower layers never import higher ones):
-``profiles → data → models → rewards → distill, quant → eval → deploy → widgets``.
+``profiles, stats → data → models → rewards → distill, quant → eval → deploy → widgets``.
 Import what a notebook needs from its subpackage, e.g. ``from course_lib.data.tasks import lab_suite``.
 """
 

@@ -8,8 +8,6 @@ bitsandbytes' own quantize/dequantize round trip (the real statement of correctn
 """
 
 import dataclasses
-import sys
-import types
 
 import bitsandbytes as bnb
 import pytest
@@ -155,16 +153,10 @@ def test_hub_profile_loads_4bit_teacher_and_lora_student(tiny_folder):
     assert hub.trainable_parameters(full).fraction == 1.0
 
 
-def test_lab_profile_delegates_to_lab_models(monkeypatch):
+def test_lab_profile_loads_the_shipped_checkpoints(monkeypatch):
     calls = []
-    fake = types.SimpleNamespace(
-        load_lab_teacher=lambda **kw: calls.append(("teacher", kw)) or "T",
-        load_lab_student=lambda **kw: calls.append(("student", kw)) or "S",
-    )
-    import course_lib.distill
-
-    monkeypatch.setitem(sys.modules, "course_lib.distill.lab_models", fake)
-    monkeypatch.setattr(course_lib.distill, "lab_models", fake, raising=False)
+    monkeypatch.setattr(hub, "load_lab_teacher", lambda **kw: calls.append(("teacher", kw)) or "T")
+    monkeypatch.setattr(hub, "load_lab_student", lambda **kw: calls.append(("student", kw)) or "S")
     lab = get_profile("lab")
     assert hub.load_teacher(lab) == "T" and hub.load_student(lab, kind="base") == "S"
     assert calls == [("teacher", {}), ("student", {"kind": "base"})]

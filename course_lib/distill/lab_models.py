@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
@@ -47,16 +46,8 @@ import torch
 from course_lib.data.schema import Problem, model_prompt
 from course_lib.distill.records import RunRecord
 from course_lib.distill.sft import Pair, TrainConfig, completion_target, train_causal_lm
+from course_lib.models.lab import CARD_FILE, STUDENTS, TEACHER, load_lab_model, load_lab_teacher, models_dir
 
-MODELS_ENV = "COURSE_MODELS_DIR"
-TEACHER = "lab-teacher"
-STUDENTS = {
-    "base": "lab-student-base",
-    "chain": "lab-student-chain",
-    "answer": "lab-student-answer",
-    "grpo": "lab-student-grpo",
-}
-CARD_FILE = "card.json"
 EVAL_SEED = 12345  # the fixed test problems of every card
 EVAL_PER_TASK = 50
 # Generation budget for lab models: the longest in-distribution completion is ~105 tokens (dates), OOD
@@ -64,60 +55,6 @@ EVAL_PER_TASK = 50
 LAB_MAX_NEW_TOKENS = 160
 _STEP_END = re.compile(r"(?<=\.)\s+")
 
-
-def models_dir() -> Path:
-    """Where the lab checkpoints live: ``$COURSE_MODELS_DIR`` or ``<repository>/data/models``."""
-    return Path(os.environ.get(MODELS_ENV) or Path(__file__).resolve().parents[2] / "data" / "models")
-
-
-def _load(name: str):
-    from course_lib.models.tiny import load_model
-
-    folder = models_dir() / name
-    if not (folder / "model.safetensors").exists():
-        raise FileNotFoundError(
-            f"lab model {name!r} is not at {folder}; train it with "
-            f"`python -m course_lib.distill.lab_models train --which {name.removeprefix('lab-student-').removeprefix('lab-')}` "
-            f"or set {MODELS_ENV} to the folder that holds it"
-        )
-    return load_model(folder)
-
-
-def load_lab_teacher():
-    """The shipped lab teacher → ``(model, tokenizer)`` in eval mode (see :func:`lab_card` for its accuracy)."""
-    return _load(TEACHER)
-
-
-def load_lab_student(kind: str = "base"):
-    """A shipped lab student → ``(model, tokenizer)``.
-
-    Args:
-        kind: ``"base"`` (pretrained on bare steps, no chain format), ``"chain"`` (SFT on teacher chains),
-            ``"answer"`` (SFT on teacher answers only) or ``"grpo"`` (``"chain"`` + GRPO).
-    """
-    if kind not in STUDENTS:
-        raise ValueError(f"unknown lab student kind {kind!r}; choose one of {', '.join(STUDENTS)}")
-    return _load(STUDENTS[kind])
-
-
-def lab_card(name: str) -> dict[str, Any]:
-    """The model card of a shipped model (``"lab-teacher"``, ``"lab-student-chain"`` ... or a student kind)."""
-    folder = models_dir() / STUDENTS.get(name, name)
-    if not (folder / CARD_FILE).exists():
-        known = [TEACHER, *STUDENTS.values()]
-        raise FileNotFoundError(f"no model card at {folder / CARD_FILE}; known lab models: {known}")
-    return json.loads((folder / CARD_FILE).read_text())
-
-
-def lab_accuracy(name: str, split: str = "in_distribution") -> dict[str, dict[str, float]]:
-    """Recorded accuracy of a shipped model: ``{domain or "all": {"value", "low", "high", "n"}}``.
-
-    ``split`` is ``"in_distribution"``, ``"by_task"`` or ``"ood"`` (then keyed by OOD family).
-    """
-    accuracy = lab_card(name)["accuracy"]
-    if split not in accuracy:
-        raise ValueError(f"split must be one of {sorted(accuracy)}; got {split!r}")
-    return accuracy[split]
 
 
 # ---------------------------------------------------------------- training data
@@ -323,7 +260,7 @@ def _init_model(init: str, seed: int):
 
     if init in TINY_SPECS:
         return build_tiny_model(init, seed=seed)
-    return _load(init)
+    return load_lab_model(init)
 
 
 def _distillation_set(recipe: Recipe, progress: bool, scorer=None):
@@ -441,7 +378,7 @@ def write_card(which: str, accuracy: dict[str, Any], record: RunRecord, note: st
 
     recipe = RECIPES[which]
     folder = models_dir() / recipe.name
-    model, _ = _load(recipe.name)
+    model, _ = load_lab_model(recipe.name)
     by_name = {r.name: r for r in RECIPES.values()}
     lineage, init = [], recipe.init
     while init in by_name:
@@ -516,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             record = train_recipe(name, resume=not args.no_resume, progress=not args.no_progress)
         else:
             record = RunRecord.load(folder)
-        model, tok = _load(RECIPES[name].name)
+        model, tok = load_lab_model(RECIPES[name].name)
         accuracy = measure(model, tok, progress=not args.no_progress)
         write_card(name, accuracy, record, args.note)
         print(f"{name}: {time.perf_counter() - started:.0f} s; accuracy by domain: "

@@ -33,6 +33,7 @@ from course_lib.data.schema import Problem, to_trl_rows
 from course_lib.distill.records import RunRecord
 from course_lib.distill.sft import sft_distill
 from course_lib.distill.teacher import DistillationSet, ScoredChain, Scorer, best_of_k, sample_chains
+from course_lib.stats import bootstrap_ci
 
 
 def reward_scorer(reward_func: Callable[..., list], threshold: float = 1.0) -> Scorer:
@@ -75,8 +76,6 @@ def accuracy_by(problems: Sequence[Problem], correct: Sequence[bool], key: str |
     Returns:
         ``{group: {"value", "low", "high", "n"}}``, groups sorted, ``"all"`` last.
     """
-    from course_lib.eval.stats import bootstrap_ci
-
     if len(problems) != len(correct):
         raise ValueError(f"got {len(problems)} problems but {len(correct)} verdicts; they must match one to one")
     if not problems:

@@ -1,7 +1,8 @@
 """Evaluation of distilled reasoning models: accuracy with intervals, chain similarity, calibration, OOD.
 
-Start with :func:`evaluate_reasoning_quality`; the metric modules (``stats``, ``calibration``,
-``chains``) are small pure functions usable on their own, and ``plots`` draws an :class:`EvalReport`.
+Start with :func:`evaluate_reasoning_quality`; the metric modules (``calibration``, ``chains``, and
+``course_lib.stats`` for intervals, re-exported here) are small pure functions usable on their own, and
+``plots`` draws an :class:`EvalReport`.
 """
 
 from course_lib.eval.calibration import (
@@ -13,8 +14,8 @@ from course_lib.eval.calibration import (
     reliability_diagram,
 )
 from course_lib.eval.chains import chain_similarity, embedding_cosine, rouge_l, split_steps, step_alignment
-from course_lib.eval.stats import Estimate, bootstrap_ci, pass_at_k
 from course_lib.eval.suite import EvalReport, ModelOutput, ProblemRecord, evaluate_reasoning_quality
+from course_lib.stats import Estimate, bootstrap_ci, pass_at_k
 
 __all__ = [
     "Estimate",

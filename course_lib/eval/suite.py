@@ -41,10 +41,10 @@ from course_lib.data.ood import families_for, ood_problems
 from course_lib.data.schema import Problem
 from course_lib.eval import calibration as cal
 from course_lib.eval.chains import Embedder, chain_similarity, default_embedder, extract_chain
-from course_lib.eval.stats import bootstrap_ci, pass_at_k
 from course_lib.models.generate import generate
 from course_lib.profiles import active_profile
 from course_lib.rewards.answers import check_answer
+from course_lib.stats import bootstrap_ci, pass_at_k
 
 IN_DISTRIBUTION = "in_distribution"
 OOD = "ood"

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, PreTrainedTokenizerBase
 
+from course_lib.models.lab import load_lab_student, load_lab_teacher
 from course_lib.profiles import Profile, active_profile, bf16_supported, resolve_device
 
 QUANT_MODES = ("nf4", "fp4", "int8")
@@ -260,9 +261,7 @@ def _profile_model(
 ) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
     profile = profile or active_profile()
     if profile.name == "lab":
-        from course_lib.distill import lab_models  # written by the distill helper; imported lazily
-
-        loader = lab_models.load_lab_teacher if role == "teacher" else lab_models.load_lab_student
+        loader = load_lab_teacher if role == "teacher" else load_lab_student
         return loader(**overrides)
     settings = {
         "quant": "nf4" if profile.load_in_4bit else None,
@@ -278,7 +277,7 @@ def load_teacher(
 ) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
     """The teacher of ``profile`` (default: the active one), never with adapters.
 
-    lab: ``course_lib.distill.lab_models.load_lab_teacher(**overrides)`` (the shipped checkpoint).
+    lab: ``course_lib.models.lab.load_lab_teacher(**overrides)`` (the shipped checkpoint).
     hub: :func:`load_hub_model` on ``profile.teacher``, 4-bit NF4 when ``profile.load_in_4bit``;
     ``overrides`` replace those settings (e.g. ``quant=None``).
     """
@@ -290,7 +289,7 @@ def load_student(
 ) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
     """The student of ``profile`` (default: the active one).
 
-    lab: ``course_lib.distill.lab_models.load_lab_student(**overrides)`` (e.g. ``kind=...``).
+    lab: ``course_lib.models.lab.load_lab_student(**overrides)`` (e.g. ``kind=...``).
     hub: :func:`load_hub_model` on ``profile.student``, 4-bit NF4 base when ``profile.load_in_4bit``
     and LoRA adapters when ``profile.use_lora``; ``overrides`` replace those settings.
     """

@@ -7,19 +7,22 @@ from course_lib.distill.lab_models import (
     EVAL_SEED,
     LAB_MAX_NEW_TOKENS,
     RECIPES,
-    STUDENTS,
-    TEACHER,
     bare_steps,
     eval_problems,
+    pretraining_batches,
+    reference_batches,
+)
+from course_lib.distill.pipeline import greedy_answers
+from course_lib.models import lab
+from course_lib.models.lab import (
+    STUDENTS,
+    TEACHER,
     lab_accuracy,
     lab_card,
     load_lab_student,
     load_lab_teacher,
     models_dir,
-    pretraining_batches,
-    reference_batches,
 )
-from course_lib.distill.pipeline import greedy_answers
 
 SHIPPED = [TEACHER, *(STUDENTS[k] for k in ("base", "chain", "answer", "grpo"))]
 PER_TASK = 3  # 33 problems: a prefix of the cards' test set (same seed)
@@ -62,7 +65,7 @@ def test_unknown_names_fail_clearly(monkeypatch, tmp_path):
         load_lab_student("large")
     with pytest.raises(ValueError, match="split must be one of"):
         lab_accuracy(TEACHER, split="train")
-    monkeypatch.setenv(lab_models.MODELS_ENV, str(tmp_path))
+    monkeypatch.setenv(lab.MODELS_ENV, str(tmp_path))
     with pytest.raises(FileNotFoundError, match="train --which teacher"):
         load_lab_teacher()
     with pytest.raises(FileNotFoundError, match="no model card"):

@@ -3,8 +3,8 @@
 import pytest
 
 from course_lib.data.tasks import lab_suite
-from course_lib.distill.lab_models import load_lab_teacher
 from course_lib.distill.pipeline import ReasoningDistillation, accuracy_by, reward_scorer
+from course_lib.models.lab import load_lab_teacher
 from course_lib.models.tiny import build_tiny_model
 from course_lib.rewards.rewards import accuracy_reward
 

@@ -6,7 +6,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from course_lib.eval.stats import bootstrap_ci, pass_at_k
+from course_lib.stats import bootstrap_ci, pass_at_k
 
 
 def test_bootstrap_coverage_in_simulation():

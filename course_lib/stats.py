@@ -4,6 +4,8 @@ An accuracy measured on 200 problems is a sample statistic; a percentile bootstr
 says how far it could move on another 200 drawn the same way. pass@k follows Chen et al. (2021,
 "Evaluating Large Language Models Trained on Code"): from ``n`` samples with ``c`` correct, the
 probability that at least one of ``k`` drawn without replacement is correct.
+
+Plain NumPy with no other ``course_lib`` import, so every layer (``distill`` as well as ``eval``) can use it.
 """
 
 from __future__ import annotations
