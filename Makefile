@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 
-.PHONY: setup test workbook lab bench clean
+.PHONY: setup test workbook lab bench screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ lab: setup
 
 bench: setup
 	OMP_NUM_THREADS=1 $(PY) bench/workbook.py
+
+# Widgets photographed in JupyterLab in headless Chromium (needs /usr/bin/chromium): docs/widgets/.
+screenshots: setup
+	$(PIP) -c constraints.txt -e ".[docs]"
+	$(PY) docs/capture_widgets.py
 
 clean:
 	rm -rf $(VENV) build

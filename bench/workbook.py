@@ -15,9 +15,12 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
+from course_lib.profiles import CACHE_ENV
 from course_lib.runner import NOTEBOOK_DIR, find_notebooks, format_table, run_notebooks
 
 # mode -> (per notebook, whole workbook) in seconds. Smoke: "well under a minute" per notebook, so at most
@@ -49,17 +52,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads in each kernel (default 1)")
     parser.add_argument("--notebooks", default=str(NOTEBOOK_DIR))
     parser.add_argument("--out", default="build/bench", help="executed copies and results.json go here")
+    parser.add_argument("--warm", action="store_true",
+                        help="reuse the notebooks' cache (course_lib.profiles.cache_dir()); default: a fresh, empty "
+                             "cache per mode, i.e. a learner's first run")
     args = parser.parse_args(argv)
     paths = find_notebooks(args.names, args.notebooks)
     modes = ("smoke", "full") if args.mode == "both" else (args.mode,)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"torch threads per kernel: {args.threads}; profile: lab"
+        f"torch threads per kernel: {args.threads}; profile: lab; cache: {'warm' if args.warm else 'cold'}"
     )
     results, failed = {}, False
     for mode in modes:
         out = Path(args.out) / mode
+        if not args.warm:
+            cold = Path(tempfile.mkdtemp(prefix=f"course-cache-{mode}-"))
+            os.environ[CACHE_ENV] = str(cold)  # kernels inherit this process's environment
         runs = run_notebooks(paths, out_dir=out, profile="lab", smoke=mode == "smoke", threads=args.threads)
+        if not args.warm:
+            shutil.rmtree(cold, ignore_errors=True)
         print(f"\n== {mode} ==\n{format_table(runs)}\n\n{ratio_table(runs, mode)}")
         results[mode] = [
             {
@@ -73,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         failed |= not all(r.ok for r in runs)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "results.json").write_text(
-        json.dumps({"threads": args.threads, "budgets_s": BUDGETS_S, "runs": results}, indent=2)
+        json.dumps({"threads": args.threads, "cache": "warm" if args.warm else "cold", "budgets_s": BUDGETS_S,
+                    "runs": results}, indent=2)
     )
     return 1 if failed else 0
 

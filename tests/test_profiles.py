@@ -58,3 +58,11 @@ def test_resolve_device_and_bf16_on_cpu(monkeypatch):
     assert profiles.resolve_device("auto") == "cpu"
     assert profiles.resolve_device("cuda") == "cuda"
     assert profiles.bf16_supported() is False
+
+
+def test_cache_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(profiles.CACHE_ENV, str(tmp_path / "cache"))
+    assert profiles.cache_dir() == tmp_path / "cache"
+    monkeypatch.delenv(profiles.CACHE_ENV)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert profiles.cache_dir() == tmp_path / ".cache" / "course_lib"

@@ -47,12 +47,11 @@ from course_lib.data.schema import Problem, model_prompt
 from course_lib.distill.records import RunRecord
 from course_lib.distill.sft import Pair, TrainConfig, completion_target, train_causal_lm
 from course_lib.models.lab import CARD_FILE, STUDENTS, TEACHER, load_lab_model, load_lab_teacher, models_dir
+from course_lib.profiles import PROFILES
 
 EVAL_SEED = 12345  # the fixed test problems of every card
 EVAL_PER_TASK = 50
-# Generation budget for lab models: the longest in-distribution completion is ~105 tokens (dates), OOD
-# "longer chains" reach ~145; the profile's 96 would cut those off and count them wrong.
-LAB_MAX_NEW_TOKENS = 160
+LAB_MAX_NEW_TOKENS = PROFILES["lab"].max_new_tokens  # the cards' generation budget
 _STEP_END = re.compile(r"(?<=\.)\s+")
 
 
