@@ -12,7 +12,8 @@ browser download is not needed: we point it at the system Chromium). Not part of
     python docs/capture_widgets.py                 # smoke setting, every notebook with a widget
     python docs/capture_widgets.py --full 06       # lab profile at full size, notebook 06 only
 
-Writes ``docs/widgets/<notebook>-<k>-{before,after}.png`` and ``docs/widgets/README.md`` (the index).
+Writes ``docs/widgets/<notebook>-<k>-{before,after}.png``, ``shots.json`` (what was moved, what changed) and
+``docs/widgets/README.md`` (the index); a run over some notebooks replaces only their entries.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
@@ -47,14 +48,16 @@ CONTROLS = ".widget-slider, .widget-dropdown, .widget-button"
 
 @dataclass
 class Shot:
-    """One widget's pair of screenshots and whether moving a control changed what it shows."""
+    """One widget's pair of screenshots (file names in ``docs/widgets``) and whether moving a control changed it."""
 
     notebook: str
     index: int
     control: str
-    before: Path
-    after: Path
+    before: str
+    after: str
     changed: bool
+    setting: str  # "smoke" or "full"
+    browser: str
 
 
 def free_port() -> int:
@@ -88,20 +91,22 @@ def jupyter_lab(port: int, smoke: bool, root: Path):
         log.close()
 
 
-def shut_down_kernels(url: str) -> None:
-    """Stop every kernel of the server (the notebook's tab stays open, its outputs on screen)."""
-    with urllib.request.urlopen(f"{url}/api/kernels") as reply:
-        kernels = json.load(reply)
-    for kernel in kernels:
-        urllib.request.urlopen(urllib.request.Request(f"{url}/api/kernels/{kernel['id']}", method="DELETE"))
+def close_notebook(page: Page) -> None:
+    """Shut down the open notebook's kernel and close its tab without saving (no dialog)."""
+    page.evaluate("""async () => {
+        const widget = window.jupyterapp.shell.currentWidget;
+        await widget.sessionContext.shutdown();
+        widget.dispose();
+    }""")
 
 
-def run_all(page: Page, timeout_s: float) -> None:
+def run_all(page: Page, name: str, timeout_s: float) -> None:
     """Run every cell of the freshly opened notebook and wait until each has run; raise on a cell error."""
-    page.wait_for_function("() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel",
-                           timeout=120_000)
-    with contextlib.suppress(Exception):  # the "get notified about Jupyter news?" toast covers outputs
-        page.get_by_role("button", name="No").click(timeout=3_000)
+    page.wait_for_function(
+        "name => { const w = window.jupyterapp?.shell.currentWidget;"
+        " return w?.context?.path.endsWith(name) && w.sessionContext?.session?.kernel; }",
+        arg=name, timeout=120_000)
+    page.add_style_tag(content=".Toastify { display: none !important; }")  # "Jupyter news?" toasts cover outputs
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     state = """() => {
         const cells = [...window.jupyterapp.shell.currentWidget.content.model.cells].filter(c => c.type === 'code');
@@ -117,22 +122,29 @@ def run_all(page: Page, timeout_s: float) -> None:
 
 
 def move_first_control(area) -> str:
-    """Change the output's first slider or dropdown the way a user would, then press its button if it has one."""
-    slider = area.locator(".widget-slider .noUi-handle")
-    select = area.locator(".widget-dropdown select")
-    if slider.count():
-        slider.first.focus()
-        for _ in range(3):
-            slider.first.press("ArrowRight")
-        done = f"slider '{area.locator('.widget-slider .widget-label').first.inner_text()}' three steps right"
-    elif select.count():
-        values = select.first.evaluate("s => [...s.options].map(o => o.value)")
-        labels = select.first.evaluate("s => [...s.options].map(o => o.textContent)")
-        pick = (values.index(select.first.input_value()) + 1) % len(values)
-        select.first.select_option(values[pick])
-        done = f"dropdown '{area.locator('.widget-dropdown .widget-label').first.inner_text()}' to {labels[pick]!r}"
+    """Move the output's first slider that can move, else change its first dropdown, the way a user would;
+    then press its button if it has one (interact_manual). Returns what was done."""
+    done = "nothing moved"
+    for slider in area.locator(".widget-slider").all():
+        readout = slider.locator(".widget-readout")
+        value = readout.inner_text()
+        handle = slider.locator(".noUi-handle")
+        low, high, now = (float(handle.get_attribute(a)) for a in ("aria-valuemin", "aria-valuemax", "aria-valuenow"))
+        handle.focus()
+        for _ in range(3):  # toward the far side, so the move stays inside the range
+            handle.press("ArrowRight" if now - low <= high - now else "ArrowLeft")
+        if readout.inner_text() != value:
+            done = f"slider '{slider.locator('.widget-label').inner_text()}' {value} -> {readout.inner_text()}"
+            break
     else:
-        done = "nothing moved"
+        select = area.locator(".widget-dropdown select")
+        if select.count():
+            values = select.first.evaluate("s => [...s.options].map(o => o.value)")
+            labels = select.first.evaluate("s => [...s.options].map(o => o.textContent)")
+            pick = (values.index(select.first.input_value()) + 1) % len(values)
+            select.first.select_option(values[pick])
+            label = area.locator(".widget-dropdown .widget-label").first.inner_text()
+            done = f"dropdown '{label}' to {labels[pick]!r}"
     button = area.locator(".widget-button")
     if button.count():  # interact_manual: nothing happens until it is pressed
         button.first.click()
@@ -140,9 +152,24 @@ def move_first_control(area) -> str:
     return done
 
 
-def capture(page: Page, notebook: str, out: Path, settle_s: float) -> list[Shot]:
+def dismiss_dialogs(page: Page) -> None:
+    """Close any JupyterLab dialog (it would grey out the screenshots), saying what it was."""
+    for _ in range(3):
+        dialog = page.locator(".jp-Dialog")
+        if not dialog.count():
+            return
+        print(f"  closing a dialog: {dialog.first.inner_text()[:200]!r}")
+        dialog.first.locator(".jp-Dialog-button.jp-mod-reject, .jp-Dialog-close-button").first.click()
+        page.wait_for_timeout(500)
+
+
+def capture(page: Page, notebook: str, out: Path, settle_s: float, setting: str, browser: str) -> list[Shot]:
     """Screenshots before and after moving each interactive widget of the open, executed notebook."""
     shots = []
+    for stale in out.glob(f"{Path(notebook).stem}-*.png"):
+        stale.unlink()
+    dismiss_dialogs(page)
+    page.screenshot(path=ROOT / "build" / "capture" / f"{Path(notebook).stem}-page.png")  # for debugging
     outputs = page.locator(".jp-Cell-outputWrapper").filter(has=page.locator(CONTROLS))
     for k in range(outputs.count()):
         area = outputs.nth(k)
@@ -155,25 +182,32 @@ def capture(page: Page, notebook: str, out: Path, settle_s: float) -> list[Shot]
         after = out / f"{stem}-after.png"
         area.screenshot(path=after)
         changed = hashlib.sha256(before.read_bytes()).digest() != hashlib.sha256(after.read_bytes()).digest()
-        shots.append(Shot(notebook, k + 1, control, before, after, changed))
+        shots.append(Shot(notebook, k + 1, control, before.name, after.name, changed, setting, browser))
         print(f"  widget {k + 1}: {control}; output changed: {changed}")
     return shots
 
 
-def write_index(shots: list[Shot], out: Path, smoke: bool, browser: str) -> None:
+def write_index(shots: list[Shot], out: Path) -> None:
+    """Merge ``shots`` into ``shots.json`` (replacing earlier shots of the same notebooks) and write README.md."""
+    record = out / "shots.json"
+    kept = [Shot(**d) for d in json.loads(record.read_text())] if record.exists() else []
+    fresh = {s.notebook for s in shots}
+    merged = sorted([s for s in kept if s.notebook not in fresh] + shots, key=lambda s: (s.notebook, s.index))
+    record.write_text(json.dumps([asdict(s) for s in merged], indent=1) + "\n")
     lines = [
         "# The workbook's widgets in a real browser",
         "",
-        f"Captured by `python docs/capture_widgets.py{'' if smoke else ' --full'}`: JupyterLab in headless "
-        f"{browser}, each notebook run with Run All ({'smoke setting' if smoke else 'lab profile, full size'}), "
-        "then each widget photographed, one control moved as a user would, and photographed again.",
+        "Captured by `python docs/capture_widgets.py [--full]`: each notebook opened in JupyterLab in headless",
+        "Chromium and run with Run All (in the smoke setting, or the lab profile at full size with `--full`),",
+        "then every widget photographed, one control moved as a user would, and photographed again.",
         "",
-        "| notebook | widget | control moved | output changed | before | after |",
-        "|---|---|---|---|---|---|",
+        "| notebook | widget | setting | control moved | output changed | before | after |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for s in shots:
-        lines.append(f"| {s.notebook} | {s.index} | {s.control} | {'yes' if s.changed else '**no**'} "
-                     f"| ![]({s.before.name}) | ![]({s.after.name}) |")
+    for s in merged:
+        lines.append(f"| {s.notebook} | {s.index} | {s.setting} | {s.control} | {'yes' if s.changed else '**no**'} "
+                     f"| ![]({s.before}) | ![]({s.after}) |")
+    lines += ["", f"Browser: {', '.join(sorted({s.browser for s in merged}))}."]
     (out / "README.md").write_text("\n".join(lines) + "\n")
 
 
@@ -200,12 +234,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: running in JupyterLab ...", flush=True)
             page.goto(f"{url}/lab/tree/notebooks/{name}")
             start = time.perf_counter()
-            run_all(page, args.timeout)
+            run_all(page, name, args.timeout)
             print(f"  ran in {time.perf_counter() - start:.0f} s", flush=True)
-            shots += capture(page, name, OUT, args.settle)
-            shut_down_kernels(url)
+            shots += capture(page, name, OUT, args.settle, "full" if args.full else "smoke", version)
+            close_notebook(page)
         browser.close()
-    write_index(shots, OUT, smoke=not args.full, browser=version)
+    write_index(shots, OUT)
     unchanged = [f"{s.notebook} #{s.index}" for s in shots if not s.changed]
     print(f"{len(shots)} widgets captured in {OUT}; unresponsive: {unchanged or 'none'}")
     return 1 if unchanged or not shots else 0
