@@ -11,6 +11,7 @@ This module imports only the standard library at load time, so it works before a
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import subprocess
 import sys
@@ -46,6 +47,24 @@ def colab_constraints(constraints: str, torch_version: str) -> str:
             kept.append(line)
     kept.append(f"torch=={torch_version}")
     return "\n".join(kept) + "\n"
+
+
+# bitsandbytes on a CPU with AVX512-BF16 tries to fetch an optional kernel from the Hub at import and, offline,
+# always warns "Failed to load CPU gemm_4bit_forward ... pip install kernels"; its built-in fallback is
+# what the workbook uses, so a learner should not chase that message.
+OPTIONAL_KERNEL_LOGGER = "bitsandbytes.backends.cpu.ops"
+OPTIONAL_KERNEL_MESSAGE = "Failed to load CPU gemm_4bit_forward"
+
+
+def _not_the_optional_kernel_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(OPTIONAL_KERNEL_MESSAGE)
+
+
+def quiet_optional_kernel_warning() -> None:
+    """Drop bitsandbytes' warning about its optional Hub CPU kernel (only that message); idempotent."""
+    logger = logging.getLogger(OPTIONAL_KERNEL_LOGGER)
+    if _not_the_optional_kernel_warning not in logger.filters:
+        logger.addFilter(_not_the_optional_kernel_warning)
 
 
 def _run(*cmd: str) -> None:

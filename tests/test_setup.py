@@ -55,3 +55,16 @@ def test_environment_report_keys_and_values():
         assert report[name] and report[name][0].isdigit()
     lines = setup.format_report(report).splitlines()
     assert len(lines) == len(report) and all(" : " in line for line in lines)
+
+
+def test_only_the_optional_kernel_warning_is_dropped(caplog):
+    import logging
+
+    logger = logging.getLogger(setup.OPTIONAL_KERNEL_LOGGER)
+    setup.quiet_optional_kernel_warning()
+    setup.quiet_optional_kernel_warning()
+    assert logger.filters.count(setup._not_the_optional_kernel_warning) == 1
+    with caplog.at_level(logging.WARNING, logger=setup.OPTIONAL_KERNEL_LOGGER):
+        logger.warning("Failed to load CPU gemm_4bit_forward from kernels-community: %s.", "offline")
+        logger.warning("some other bitsandbytes warning")
+    assert [r.getMessage() for r in caplog.records] == ["some other bitsandbytes warning"]
