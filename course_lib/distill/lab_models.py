@@ -47,6 +47,13 @@ from course_lib.data.schema import Problem, model_prompt
 from course_lib.distill.records import RunRecord
 from course_lib.distill.sft import Pair, TrainConfig, completion_target, train_causal_lm
 from course_lib.models.lab import CARD_FILE, STUDENTS, TEACHER, load_lab_model, load_lab_teacher, models_dir
+from course_lib.models.tiny import (
+    TINY_SPECS,
+    build_tiny_model,
+    count_parameters,
+    model_fingerprint,
+    save_model,
+)
 from course_lib.profiles import PROFILES
 
 EVAL_SEED = 12345  # the fixed test problems of every card
@@ -255,8 +262,6 @@ ORDER = ("teacher-stage0", "teacher-stage1", "teacher", "base-stage1", "base", "
 
 
 def _init_model(init: str, seed: int):
-    from course_lib.models.tiny import TINY_SPECS, build_tiny_model
-
     if init in TINY_SPECS:
         return build_tiny_model(init, seed=seed)
     return load_lab_model(init)
@@ -265,21 +270,22 @@ def _init_model(init: str, seed: int):
 def _distillation_set(recipe: Recipe, progress: bool, scorer=None):
     """The teacher's best-of-K set on the recipe's training problems.
 
-    Cached as JSON under ``<models>/.stages/`` (keyed by the settings), so the chain and answer students
-    see the very same problems and a second call does not sample again.
+    Cached as JSON under ``<models>/.stages/``, keyed by the settings and the teacher's weights, so the chain
+    and answer students see the very same problems, a second call does not sample again, and a retrained
+    teacher gets a fresh set.
     """
-    from course_lib.data.schema import Problem
     from course_lib.data.tasks import lab_suite
     from course_lib.distill.teacher import DistillationSet, teacher_distillation_set
 
     o = recipe.options
-    key = f"n{o['n_per_task']}-k{o['num_samples']}-t{o['temperature']}-s{recipe.train.seed}"
+    teacher, tok = load_lab_teacher()
+    settings = f"n{o['n_per_task']}-k{o['num_samples']}-t{o['temperature']}-s{recipe.train.seed}"
+    key = f"{settings}-{model_fingerprint(teacher)}"
     cache = models_dir() / STAGES / f"distillation-set-{key}.json"
     if scorer is None and cache.exists():
         data = json.loads(cache.read_text())
         return DistillationSet([Problem.from_dict(p) for p in data["problems"]], data["yield_by_domain"],
                                data["num_samples"], data["keep"])
-    teacher, tok = load_lab_teacher()
     problems = lab_suite(o["n_per_task"], seed=recipe.train.seed, split="train")
     kwargs = {"scorer": scorer} if scorer is not None else {}
     dset = teacher_distillation_set(teacher, tok, problems, num_samples=o["num_samples"], temperature=o["temperature"],
@@ -297,8 +303,6 @@ def train_recipe(which: str, *, resume: bool = True, progress: bool = True, scor
 
     Plain-loop recipes checkpoint every ``save_steps`` into ``<folder>/checkpoints`` and resume from there.
     """
-    from course_lib.models.tiny import save_model
-
     if which not in RECIPES:
         raise ValueError(f"unknown recipe {which!r}; choose from {', '.join(RECIPES)}")
     recipe = RECIPES[which]
@@ -373,8 +377,6 @@ def reproduce_command(which: str) -> str:
 
 def write_card(which: str, accuracy: dict[str, Any], record: RunRecord, note: str = "") -> Path:
     """Write ``card.json`` and ``README.md`` for a trained model next to its weights."""
-    from course_lib.models.tiny import count_parameters
-
     recipe = RECIPES[which]
     folder = models_dir() / recipe.name
     model, _ = load_lab_model(recipe.name)

@@ -42,6 +42,7 @@ from course_lib.data.schema import Problem
 from course_lib.eval import calibration as cal
 from course_lib.eval.chains import Embedder, chain_similarity, default_embedder, extract_chain
 from course_lib.models.generate import generate
+from course_lib.models.tiny import model_fingerprint
 from course_lib.profiles import active_profile
 from course_lib.rewards.answers import check_answer
 from course_lib.stats import bootstrap_ci, pass_at_k
@@ -487,16 +488,6 @@ def format_summary(metrics: dict, config: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------- generation
-def model_fingerprint(model) -> str:
-    """A short hash of a model's class, name and weights (sum and absolute sum of every parameter tensor)."""
-    h = hashlib.sha1()
-    h.update(f"{type(model).__name__}|{getattr(model.config, 'name_or_path', '')}".encode())
-    for name, p in model.named_parameters():
-        t = p.detach().double()
-        h.update(f"{name}:{tuple(p.shape)}:{t.sum().item():.12e}:{t.abs().sum().item():.12e}".encode())
-    return h.hexdigest()[:16]
-
-
 def problem_key(problem: Problem) -> str:
     """Cache key of a problem: its id and a hash of its prompt (a changed prompt is a new problem)."""
     return f"{problem.id}#{hashlib.sha1(problem.prompt.encode()).hexdigest()[:10]}"

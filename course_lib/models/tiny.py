@@ -8,6 +8,7 @@ The models are ordinary ``LlamaForCausalLM`` objects, so ``generate``, TRL train
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,17 @@ def count_parameters(model: torch.nn.Module, trainable_only: bool = False) -> in
         seen.add(id(p))
         total += p.numel()
     return total
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """A short hash of a model's class, name and weights (sum and absolute sum of every parameter tensor):
+    the key under which results computed from this model can be cached."""
+    h = hashlib.sha1()
+    h.update(f"{type(model).__name__}|{getattr(model.config, 'name_or_path', '')}".encode())
+    for name, p in model.named_parameters():
+        t = p.detach().double()
+        h.update(f"{name}:{tuple(p.shape)}:{t.sum().item():.12e}:{t.abs().sum().item():.12e}".encode())
+    return h.hexdigest()[:16]
 
 
 def save_model(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, folder: str | Path) -> Path:
